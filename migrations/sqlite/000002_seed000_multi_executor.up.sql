@@ -1,0 +1,24 @@
+-- disable the enforcement of foreign-keys constraints
+PRAGMA foreign_keys = off;
+-- create "new_container_jobs" table
+CREATE TABLE `new_container_jobs` (`id` uuid NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `name` text NOT NULL DEFAULT (''), `status` text NOT NULL DEFAULT ('pending'), `container_id` text NOT NULL DEFAULT (''), `exit_code` integer NULL, `started_at` datetime NULL, `completed_at` datetime NULL, `stdout_log` text NOT NULL DEFAULT (''), `stderr_log` text NOT NULL DEFAULT (''), `max_memory_usage` integer NULL, `cpu_usage_percent` real NULL, `image` text NOT NULL, `command` json NULL, `working_directory` text NOT NULL DEFAULT (''), `environment` json NULL, `memory_limit` integer NULL, `cpu_limit` real NULL, `timeout_seconds` integer NOT NULL DEFAULT (3600), `executor_type` text NOT NULL DEFAULT ('docker'), `external_execution_id` text NOT NULL DEFAULT (''), `executor_metadata` json NULL, `preferred_executor` text NOT NULL DEFAULT (''), `routing_reason` text NOT NULL DEFAULT (''), `estimated_cost` numeric NULL, `actual_cost` numeric NULL, `template_id` uuid NULL, `docker_host_id` uuid NULL, PRIMARY KEY (`id`), CONSTRAINT `container_jobs_container_templates_template` FOREIGN KEY (`template_id`) REFERENCES `container_templates` (`id`) ON DELETE SET NULL, CONSTRAINT `container_jobs_executor_hosts_docker_host` FOREIGN KEY (`docker_host_id`) REFERENCES `executor_hosts` (`id`) ON DELETE SET NULL);
+-- copy rows from old table "container_jobs" to new temporary table "new_container_jobs"
+INSERT INTO `new_container_jobs` (`id`, `created_at`, `updated_at`, `name`, `status`, `container_id`, `exit_code`, `started_at`, `completed_at`, `stdout_log`, `stderr_log`, `max_memory_usage`, `cpu_usage_percent`, `image`, `command`, `working_directory`, `environment`, `memory_limit`, `cpu_limit`, `timeout_seconds`, `template_id`, `docker_host_id`) SELECT `id`, `created_at`, `updated_at`, `name`, `status`, `container_id`, `exit_code`, `started_at`, `completed_at`, `stdout_log`, `stderr_log`, `max_memory_usage`, `cpu_usage_percent`, `image`, `command`, `working_directory`, `environment`, `memory_limit`, `cpu_limit`, `timeout_seconds`, `template_id`, `docker_host_id` FROM `container_jobs`;
+-- drop "container_jobs" table after copying rows
+DROP TABLE `container_jobs`;
+-- rename temporary table "new_container_jobs" to "container_jobs"
+ALTER TABLE `new_container_jobs` RENAME TO `container_jobs`;
+-- add column "supported_executors" to table: "container_templates"
+ALTER TABLE `container_templates` ADD COLUMN `supported_executors` json NULL;
+-- create "new_executor_hosts" table
+CREATE TABLE `new_executor_hosts` (`id` uuid NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `name` text NOT NULL, `host_type` text NOT NULL DEFAULT ('unix'), `connection_string` text NOT NULL DEFAULT (''), `is_active` bool NOT NULL DEFAULT (true), `tls_enabled` bool NOT NULL DEFAULT (false), `tls_verify` bool NOT NULL DEFAULT (false), `auto_pull_images` bool NOT NULL DEFAULT (true), `executor_type` text NOT NULL DEFAULT ('docker'), `executor_config` json NULL, `max_concurrent_jobs` integer NOT NULL DEFAULT (10), `current_job_count` integer NOT NULL DEFAULT (0), `cost_per_hour` numeric NULL, `cost_per_job` numeric NULL, `average_startup_time` integer NULL, `last_health_check` datetime NULL, `health_check_failures` integer NOT NULL DEFAULT (0), PRIMARY KEY (`id`));
+-- copy rows from old table "executor_hosts" to new temporary table "new_executor_hosts"
+INSERT INTO `new_executor_hosts` (`id`, `created_at`, `updated_at`, `name`, `host_type`, `connection_string`, `is_active`, `tls_enabled`, `tls_verify`, `auto_pull_images`) SELECT `id`, `created_at`, `updated_at`, `name`, `host_type`, `connection_string`, `is_active`, `tls_enabled`, `tls_verify`, `auto_pull_images` FROM `executor_hosts`;
+-- drop "executor_hosts" table after copying rows
+DROP TABLE `executor_hosts`;
+-- rename temporary table "new_executor_hosts" to "executor_hosts"
+ALTER TABLE `new_executor_hosts` RENAME TO `executor_hosts`;
+-- create index "executor_hosts_name_key" to table: "executor_hosts"
+CREATE UNIQUE INDEX `executor_hosts_name_key` ON `executor_hosts` (`name`);
+-- enable back the enforcement of foreign-keys constraints
+PRAGMA foreign_keys = on;
