@@ -26,8 +26,11 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gantry:", err)
+		stop()
 		os.Exit(1)
 	}
 }
@@ -39,15 +42,15 @@ const usage = `usage:
   gantry migrate [flags] status      print the applied and latest versions
 Run "gantry serve -h" for flags.`
 
-func run(args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stderr)
+		return serve(ctx, args[1:], stderr)
 	case "migrate":
-		return migrateCmd(args[1:], stdout, stderr)
+		return migrateCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -117,7 +120,7 @@ func splitList(s string) []string {
 	return out
 }
 
-func serve(args []string, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, err := serveFlags(args, stderr)
 	if err != nil {
 		return err
@@ -127,8 +130,6 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	slog.SetDefault(log)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 
 	app, err := openApp(ctx, cfg.database)
 	if err != nil {
@@ -164,7 +165,7 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler) error {
 	return srv.Shutdown(sctx)
 }
 
-func migrateCmd(args []string, stdout, stderr io.Writer) error {
+func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	database := fs.String("database", env("GANTRY_DATABASE_URL", "sqlite:gantry.db"), "database URL (GANTRY_DATABASE_URL)")
@@ -180,7 +181,6 @@ func migrateCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer mg.Close()
-	ctx := context.Background()
 	switch fs.Arg(0) {
 	case "up":
 		err = mg.Up(ctx)

@@ -54,7 +54,8 @@ func classify(err error) (code errs.Code, msg, field string) {
 		return errs.NotFound, nerr.Error(), ""
 	case errors.As(err, &cerr):
 		return errs.Conflict, "conflict: " + constraintMessage(cerr), ""
-	case errors.As(err, &gerr) && gerr.Rule != "":
+	case errors.As(err, &gerr) && (gerr.Rule != "" || strings.HasPrefix(gerr.Error(), "input:")):
+		// gqlgen's argument coercion: a scalar or enum refused the value.
 		return errs.InvalidInput, gerr.Message, ""
 	}
 	if cause := errors.Unwrap(err); cause != nil && errs.CodeOf(cause) != "" {
