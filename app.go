@@ -8,15 +8,18 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gantry/gantry/dispatch"
+	_ "github.com/gantry/gantry/executors/mock" // executor backends register themselves
 	"github.com/gantry/gantry/graph"
 	"github.com/gantry/gantry/migrations"
 	"github.com/gantry/gantry/store"
 )
 
-// app is the wired server: database, migrations, resolvers.
+// app is the wired server: database, migrations, dispatcher, resolvers.
 type app struct {
-	db *store.DB
-	mg *migrations.Migrator
+	db   *store.DB
+	mg   *migrations.Migrator
+	disp *dispatch.Dispatcher
 }
 
 // openApp migrates the database to the latest version and connects.
@@ -39,11 +42,11 @@ func openApp(ctx context.Context, databaseURL string) (*app, error) {
 		return nil, err
 	}
 	slog.Info("database ready", "database", cfg.Display)
-	return &app{db: db, mg: mg}, nil
+	return &app{db: db, mg: mg, disp: dispatch.New(db, dispatch.Options{})}, nil
 }
 
 func (a *app) resolver() *graph.Resolver {
-	return &graph.Resolver{Client: a.db.Client}
+	return &graph.Resolver{Client: a.db.Client, Dispatcher: a.disp}
 }
 
 // ready reports whether the database answers and its schema is current.

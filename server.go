@@ -72,6 +72,7 @@ type serveConfig struct {
 	corsOrigins string
 	logFormat   string
 	logLevel    string
+	dispatch    bool
 }
 
 func serveFlags(args []string, stderr io.Writer) (serveConfig, error) {
@@ -83,6 +84,7 @@ func serveFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.corsOrigins, "cors-origins", env("GANTRY_CORS_ORIGINS", ""), "comma-separated browser origins allowed besides the server's own, or * (GANTRY_CORS_ORIGINS)")
 	fs.StringVar(&c.logFormat, "log-format", env("GANTRY_LOG_FORMAT", "text"), "log format: text or json (GANTRY_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (GANTRY_LOG_LEVEL)")
+	fs.BoolVar(&c.dispatch, "dispatch", env("GANTRY_DISPATCH", "true") != "false", "run the dispatcher in this replica (GANTRY_DISPATCH)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -141,7 +143,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		AllowedOrigins: splitList(cfg.corsOrigins),
 		Ready:          app.ready,
 	})
-	return listenAndServe(ctx, cfg.addr, logRequests(handler))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dispatched := make(chan error, 1)
+	if cfg.dispatch {
+		go func() { dispatched <- app.disp.Run(ctx) }()
+	} else {
+		close(dispatched)
+	}
+	err = listenAndServe(ctx, cfg.addr, logRequests(handler))
+	cancel()
+	return errors.Join(err, <-dispatched)
 }
 
 // listenAndServe serves until ctx ends, then drains for up to 15 seconds.

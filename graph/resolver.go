@@ -5,6 +5,7 @@ package graph
 import (
 	"context"
 
+	"github.com/gantry/gantry/dispatch"
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/ent/schematype"
 )
@@ -15,7 +16,8 @@ type HostConfigChecker func(ctx context.Context, t schematype.ExecutorType, cfg 
 
 // Resolver is the root resolver; it holds the application's dependencies.
 type Resolver struct {
-	Client *ent.Client
+	Client     *ent.Client
+	Dispatcher *dispatch.Dispatcher
 	// CheckHostConfig, when set, validates host configuration on create/update.
 	CheckHostConfig HostConfigChecker
 }

@@ -45,6 +45,10 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	CancelJobPayload struct {
+		Job func(childComplexity int) int
+	}
+
 	CapacityInfo struct {
 		AvailableSlots     func(childComplexity int) int
 		CurrentJobs        func(childComplexity int) int
@@ -214,8 +218,12 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		CancelJob               func(childComplexity int, input model.CancelJobInput) int
 		CreateContainerTemplate func(childComplexity int, input ent.CreateContainerTemplateInput) int
 		CreateExecutorHost      func(childComplexity int, input ent.CreateExecutorHostInput) int
+		RetryJob                func(childComplexity int, input model.RetryJobInput) int
+		RouteJob                func(childComplexity int, input model.RouteJobInput) int
+		SubmitJob               func(childComplexity int, input model.SubmitJobInput) int
 		UpdateContainerTemplate func(childComplexity int, id uuid.UUID, input ent.UpdateContainerTemplateInput) int
 		UpdateExecutorHost      func(childComplexity int, id uuid.UUID, input ent.UpdateExecutorHostInput) int
 	}
@@ -235,6 +243,34 @@ type ComplexityRoot struct {
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
 	}
+
+	RetryJobPayload struct {
+		Job func(childComplexity int) int
+	}
+
+	RouteCandidate struct {
+		Eligible func(childComplexity int) int
+		Host     func(childComplexity int) int
+		Reason   func(childComplexity int) int
+		Score    func(childComplexity int) int
+	}
+
+	RouteJobPayload struct {
+		Decision func(childComplexity int) int
+		DryRun   func(childComplexity int) int
+		Job      func(childComplexity int) int
+	}
+
+	RoutingDecision struct {
+		Candidates func(childComplexity int) int
+		Host       func(childComplexity int) int
+		Reason     func(childComplexity int) int
+	}
+
+	SubmitJobPayload struct {
+		Created func(childComplexity int) int
+		Job     func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -251,6 +287,10 @@ type MutationResolver interface {
 	UpdateExecutorHost(ctx context.Context, id uuid.UUID, input ent.UpdateExecutorHostInput) (*model.ExecutorHostPayload, error)
 	CreateContainerTemplate(ctx context.Context, input ent.CreateContainerTemplateInput) (*model.ContainerTemplatePayload, error)
 	UpdateContainerTemplate(ctx context.Context, id uuid.UUID, input ent.UpdateContainerTemplateInput) (*model.ContainerTemplatePayload, error)
+	SubmitJob(ctx context.Context, input model.SubmitJobInput) (*model.SubmitJobPayload, error)
+	RouteJob(ctx context.Context, input model.RouteJobInput) (*model.RouteJobPayload, error)
+	CancelJob(ctx context.Context, input model.CancelJobInput) (*model.CancelJobPayload, error)
+	RetryJob(ctx context.Context, input model.RetryJobInput) (*model.RetryJobPayload, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
@@ -278,6 +318,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "CancelJobPayload.job":
+		if e.ComplexityRoot.CancelJobPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelJobPayload.Job(childComplexity), true
 
 	case "CapacityInfo.availableSlots":
 		if e.ComplexityRoot.CapacityInfo.AvailableSlots == nil {
@@ -1047,6 +1094,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobEventEdge.Node(childComplexity), true
 
+	case "Mutation.cancelJob":
+		if e.ComplexityRoot.Mutation.CancelJob == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelJob_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelJob(childComplexity, args["input"].(model.CancelJobInput)), true
 	case "Mutation.createContainerTemplate":
 		if e.ComplexityRoot.Mutation.CreateContainerTemplate == nil {
 			break
@@ -1069,6 +1127,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateExecutorHost(childComplexity, args["input"].(ent.CreateExecutorHostInput)), true
+	case "Mutation.retryJob":
+		if e.ComplexityRoot.Mutation.RetryJob == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryJob_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryJob(childComplexity, args["input"].(model.RetryJobInput)), true
+	case "Mutation.routeJob":
+		if e.ComplexityRoot.Mutation.RouteJob == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_routeJob_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RouteJob(childComplexity, args["input"].(model.RouteJobInput)), true
+	case "Mutation.submitJob":
+		if e.ComplexityRoot.Mutation.SubmitJob == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitJob_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitJob(childComplexity, args["input"].(model.SubmitJobInput)), true
 	case "Mutation.updateContainerTemplate":
 		if e.ComplexityRoot.Mutation.UpdateContainerTemplate == nil {
 			break
@@ -1185,6 +1276,89 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]uuid.UUID)), true
 
+	case "RetryJobPayload.job":
+		if e.ComplexityRoot.RetryJobPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetryJobPayload.Job(childComplexity), true
+
+	case "RouteCandidate.eligible":
+		if e.ComplexityRoot.RouteCandidate.Eligible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RouteCandidate.Eligible(childComplexity), true
+	case "RouteCandidate.host":
+		if e.ComplexityRoot.RouteCandidate.Host == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RouteCandidate.Host(childComplexity), true
+	case "RouteCandidate.reason":
+		if e.ComplexityRoot.RouteCandidate.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RouteCandidate.Reason(childComplexity), true
+	case "RouteCandidate.score":
+		if e.ComplexityRoot.RouteCandidate.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RouteCandidate.Score(childComplexity), true
+
+	case "RouteJobPayload.decision":
+		if e.ComplexityRoot.RouteJobPayload.Decision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RouteJobPayload.Decision(childComplexity), true
+	case "RouteJobPayload.dryRun":
+		if e.ComplexityRoot.RouteJobPayload.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RouteJobPayload.DryRun(childComplexity), true
+	case "RouteJobPayload.job":
+		if e.ComplexityRoot.RouteJobPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RouteJobPayload.Job(childComplexity), true
+
+	case "RoutingDecision.candidates":
+		if e.ComplexityRoot.RoutingDecision.Candidates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingDecision.Candidates(childComplexity), true
+	case "RoutingDecision.host":
+		if e.ComplexityRoot.RoutingDecision.Host == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingDecision.Host(childComplexity), true
+	case "RoutingDecision.reason":
+		if e.ComplexityRoot.RoutingDecision.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingDecision.Reason(childComplexity), true
+
+	case "SubmitJobPayload.created":
+		if e.ComplexityRoot.SubmitJobPayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmitJobPayload.Created(childComplexity), true
+	case "SubmitJobPayload.job":
+		if e.ComplexityRoot.SubmitJobPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmitJobPayload.Job(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1194,6 +1368,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("CancelJobInput", ec.unmarshalInputCancelJobInput),
 			graphql.NewInputUnmarshaler("ContainerJobOrder", ec.unmarshalInputContainerJobOrder),
 			graphql.NewInputUnmarshaler("ContainerJobWhereInput", ec.unmarshalInputContainerJobWhereInput),
 			graphql.NewInputUnmarshaler("ContainerTemplateOrder", ec.unmarshalInputContainerTemplateOrder),
@@ -1204,6 +1379,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ExecutorHostWhereInput", ec.unmarshalInputExecutorHostWhereInput),
 			graphql.NewInputUnmarshaler("JobEventOrder", ec.unmarshalInputJobEventOrder),
 			graphql.NewInputUnmarshaler("JobEventWhereInput", ec.unmarshalInputJobEventWhereInput),
+			graphql.NewInputUnmarshaler("RetryJobInput", ec.unmarshalInputRetryJobInput),
+			graphql.NewInputUnmarshaler("RouteJobInput", ec.unmarshalInputRouteJobInput),
+			graphql.NewInputUnmarshaler("SubmitJobInput", ec.unmarshalInputSubmitJobInput),
 			graphql.NewInputUnmarshaler("UpdateContainerTemplateInput", ec.unmarshalInputUpdateContainerTemplateInput),
 			graphql.NewInputUnmarshaler("UpdateExecutorHostInput", ec.unmarshalInputUpdateExecutorHostInput),
 		)
@@ -1282,6 +1460,100 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../jobs.graphqls", Input: `"""A job to run: from a template, an inline spec, or a template with overrides."""
+input SubmitJobInput {
+  """Template to copy the spec from. Later edits of the template do not change this job."""
+  templateID: ID
+  name: String
+  """Container image; required unless the template has one."""
+  image: String
+  command: [String!]
+  """Merged over the template's environment."""
+  environment: StringMap
+  workingDirectory: String
+  """Memory limit in MB."""
+  memoryLimit: Int
+  """CPU limit in cores."""
+  cpuLimit: Float
+  timeoutSeconds: Int
+  """0-100, higher runs first."""
+  priority: Int
+  maxRetries: Int
+  retryStrategy: ContainerJobRetryStrategy
+  """Do not launch before this time."""
+  scheduledFor: Time
+  """Run on this executor type (overrides routing)."""
+  preferredExecutor: ExecutorType
+  """Run on this host."""
+  hostID: ID
+  """Submitting the same key again returns the same job, never a second one."""
+  idempotencyKey: String
+  labels: StringMap
+}
+
+type SubmitJobPayload {
+  job: ContainerJob!
+  """False when idempotencyKey matched an existing job, which is returned."""
+  created: Boolean!
+}
+
+input RouteJobInput {
+  jobID: ID!
+  """Route to this host; omit to let the router choose."""
+  hostID: ID
+  """Explain the decision without changing anything."""
+  dryRun: Boolean = false
+}
+
+"""One host considered for a job, eligible or not, and why."""
+type RouteCandidate {
+  host: ExecutorHost!
+  eligible: Boolean!
+  reason: String!
+  score: Float!
+}
+
+type RoutingDecision {
+  """The chosen host; null when no host can take the job now."""
+  host: ExecutorHost
+  reason: String!
+  candidates: [RouteCandidate!]!
+}
+
+type RouteJobPayload {
+  job: ContainerJob!
+  decision: RoutingDecision!
+  dryRun: Boolean!
+}
+
+input CancelJobInput {
+  jobID: ID!
+  reason: String
+}
+
+type CancelJobPayload {
+  job: ContainerJob!
+}
+
+input RetryJobInput {
+  jobID: ID!
+}
+
+type RetryJobPayload {
+  job: ContainerJob!
+}
+
+extend type Mutation {
+  """Queue a job."""
+  submitJob(input: SubmitJobInput!): SubmitJobPayload!
+  """Move a queued job to a host, or let the router choose; dryRun explains every candidate."""
+  routeJob(input: RouteJobInput!): RouteJobPayload!
+  """Cancel a job: queued jobs at once; launched ones once the executor confirms the execution is gone."""
+  cancelJob(input: CancelJobInput!): CancelJobPayload!
+  """Start a new attempt of a failed, timed-out or cancelled job."""
+  retryJob(input: RetryJobInput!): RetryJobPayload!
+}
+`, BuiltIn: false},
 	{Name: "../schema.graphqls", Input: `"""A fixed-point amount in USD with 4 decimal places, sent as a string ("0.1250")."""
 scalar Decimal
 """A JSON object whose values are strings (environment variables, labels)."""
@@ -3467,6 +3739,14 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_CancelJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_CancelJobPayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelJobPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CapacityInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "currentJobs":
@@ -3817,6 +4097,62 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_RetryJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_RetryJobPayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetryJobPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RouteCandidate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "host":
+		return ec.fieldContext_RouteCandidate_host(ctx, field)
+	case "eligible":
+		return ec.fieldContext_RouteCandidate_eligible(ctx, field)
+	case "reason":
+		return ec.fieldContext_RouteCandidate_reason(ctx, field)
+	case "score":
+		return ec.fieldContext_RouteCandidate_score(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RouteCandidate", field.Name)
+}
+
+func (ec *executionContext) childFields_RouteJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_RouteJobPayload_job(ctx, field)
+	case "decision":
+		return ec.fieldContext_RouteJobPayload_decision(ctx, field)
+	case "dryRun":
+		return ec.fieldContext_RouteJobPayload_dryRun(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RouteJobPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingDecision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "host":
+		return ec.fieldContext_RoutingDecision_host(ctx, field)
+	case "reason":
+		return ec.fieldContext_RoutingDecision_reason(ctx, field)
+	case "candidates":
+		return ec.fieldContext_RoutingDecision_candidates(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingDecision", field.Name)
+}
+
+func (ec *executionContext) childFields_SubmitJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_SubmitJobPayload_job(ctx, field)
+	case "created":
+		return ec.fieldContext_SubmitJobPayload_created(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SubmitJobPayload", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -4095,6 +4431,20 @@ func (ec *executionContext) field_ExecutorHost_jobs_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelJobInput, error) {
+			return ec.unmarshalNCancelJobInput2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCancelJobInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createContainerTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4115,6 +4465,48 @@ func (ec *executionContext) field_Mutation_createExecutorHost_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (ent.CreateExecutorHostInput, error) {
 			return ec.unmarshalNCreateExecutorHostInput2githubᚗcomᚋgantryᚋgantryᚋentᚐCreateExecutorHostInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retryJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RetryJobInput, error) {
+			return ec.unmarshalNRetryJobInput2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRetryJobInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_routeJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RouteJobInput, error) {
+			return ec.unmarshalNRouteJobInput2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRouteJobInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_submitJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SubmitJobInput, error) {
+			return ec.unmarshalNSubmitJobInput2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐSubmitJobInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4498,6 +4890,38 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _CancelJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CancelJobPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelJobPayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContainerJob) graphql.Marshaler {
+			return ec.marshalNContainerJob2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐContainerJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelJobPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelJobPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContainerJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _CapacityInfo_currentJobs(ctx context.Context, field graphql.CollectedField, obj *ent.CapacityInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -7738,6 +8162,182 @@ func (ec *executionContext) fieldContext_Mutation_updateContainerTemplate(ctx co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_submitJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitJob(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitJob(ctx, fc.Args["input"].(model.SubmitJobInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SubmitJobPayload) graphql.Marshaler {
+			return ec.marshalNSubmitJobPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐSubmitJobPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SubmitJobPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_routeJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_routeJob(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RouteJob(ctx, fc.Args["input"].(model.RouteJobInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RouteJobPayload) graphql.Marshaler {
+			return ec.marshalNRouteJobPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRouteJobPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_routeJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RouteJobPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_routeJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelJob(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelJob(ctx, fc.Args["input"].(model.CancelJobInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelJobPayload) graphql.Marshaler {
+			return ec.marshalNCancelJobPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCancelJobPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelJobPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryJob(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryJob(ctx, fc.Args["input"].(model.RetryJobInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RetryJobPayload) graphql.Marshaler {
+			return ec.marshalNRetryJobPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRetryJobPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryJob(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetryJobPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryJob_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[uuid.UUID]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8168,6 +8768,368 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RetryJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.RetryJobPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetryJobPayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContainerJob) graphql.Marshaler {
+			return ec.marshalNContainerJob2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐContainerJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetryJobPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RetryJobPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContainerJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RouteCandidate_host(ctx context.Context, field graphql.CollectedField, obj *model.RouteCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RouteCandidate_host(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Host, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ExecutorHost) graphql.Marshaler {
+			return ec.marshalNExecutorHost2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐExecutorHost(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RouteCandidate_host(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RouteCandidate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExecutorHost(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RouteCandidate_eligible(ctx context.Context, field graphql.CollectedField, obj *model.RouteCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RouteCandidate_eligible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Eligible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RouteCandidate_eligible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RouteCandidate", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RouteCandidate_reason(ctx context.Context, field graphql.CollectedField, obj *model.RouteCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RouteCandidate_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RouteCandidate_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RouteCandidate", field, false, false, "String")
+}
+
+func (ec *executionContext) _RouteCandidate_score(ctx context.Context, field graphql.CollectedField, obj *model.RouteCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RouteCandidate_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RouteCandidate_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RouteCandidate", field, false, false, "Float")
+}
+
+func (ec *executionContext) _RouteJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.RouteJobPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RouteJobPayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContainerJob) graphql.Marshaler {
+			return ec.marshalNContainerJob2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐContainerJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RouteJobPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RouteJobPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContainerJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RouteJobPayload_decision(ctx context.Context, field graphql.CollectedField, obj *model.RouteJobPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RouteJobPayload_decision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RoutingDecision) graphql.Marshaler {
+			return ec.marshalNRoutingDecision2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRoutingDecision(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RouteJobPayload_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RouteJobPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingDecision(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RouteJobPayload_dryRun(ctx context.Context, field graphql.CollectedField, obj *model.RouteJobPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RouteJobPayload_dryRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DryRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RouteJobPayload_dryRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RouteJobPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RoutingDecision_host(ctx context.Context, field graphql.CollectedField, obj *model.RoutingDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingDecision_host(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Host, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ExecutorHost) graphql.Marshaler {
+			return ec.marshalOExecutorHost2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐExecutorHost(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingDecision_host(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingDecision",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExecutorHost(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingDecision_reason(ctx context.Context, field graphql.CollectedField, obj *model.RoutingDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingDecision_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingDecision_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingDecision", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingDecision_candidates(ctx context.Context, field graphql.CollectedField, obj *model.RoutingDecision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingDecision_candidates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Candidates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RouteCandidate) graphql.Marshaler {
+			return ec.marshalNRouteCandidate2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRouteCandidateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingDecision_candidates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingDecision",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RouteCandidate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SubmitJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.SubmitJobPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmitJobPayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContainerJob) graphql.Marshaler {
+			return ec.marshalNContainerJob2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐContainerJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmitJobPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SubmitJobPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContainerJob(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SubmitJobPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.SubmitJobPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SubmitJobPayload_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SubmitJobPayload_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SubmitJobPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -9242,6 +10204,55 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
+
+func (ec *executionContext) unmarshalInputCancelJobInput(ctx context.Context, obj any) (model.CancelJobInput, error) {
+	var it model.CancelJobInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"jobID", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "jobID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jobID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JobID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelJobInput unmarshals raw into the CancelJobInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelJobInput(ctx context.Context, raw any) (model.CancelJobInput, error) {
+	var out model.CancelJobInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelJobInput", raw, &out)
+	return out, err
+}
 
 func (ec *executionContext) unmarshalInputContainerJobOrder(ctx context.Context, obj any) (ent.ContainerJobOrder, error) {
 	var it ent.ContainerJobOrder
@@ -14978,6 +15989,262 @@ func UnmarshalJobEventWhereInput(ctx context.Context, raw any) (ent.JobEventWher
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRetryJobInput(ctx context.Context, obj any) (model.RetryJobInput, error) {
+	var it model.RetryJobInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"jobID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "jobID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jobID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JobID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRetryJobInput unmarshals raw into the RetryJobInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRetryJobInput(ctx context.Context, raw any) (model.RetryJobInput, error) {
+	var out model.RetryJobInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RetryJobInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRouteJobInput(ctx context.Context, obj any) (model.RouteJobInput, error) {
+	var it model.RouteJobInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["dryRun"]; !present {
+		asMap["dryRun"] = false
+	}
+
+	fieldsInOrder := [...]string{"jobID", "hostID", "dryRun"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "jobID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jobID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JobID = data
+		case "hostID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostID = data
+		case "dryRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRun"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRouteJobInput unmarshals raw into the RouteJobInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRouteJobInput(ctx context.Context, raw any) (model.RouteJobInput, error) {
+	var out model.RouteJobInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RouteJobInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSubmitJobInput(ctx context.Context, obj any) (model.SubmitJobInput, error) {
+	var it model.SubmitJobInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"templateID", "name", "image", "command", "environment", "workingDirectory", "memoryLimit", "cpuLimit", "timeoutSeconds", "priority", "maxRetries", "retryStrategy", "scheduledFor", "preferredExecutor", "hostID", "idempotencyKey", "labels"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "templateID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "image":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("image"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Image = data
+		case "command":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("command"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Command = data
+		case "environment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environment"))
+			data, err := ec.unmarshalOStringMap2githubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐStringMap(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Environment = data
+		case "workingDirectory":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workingDirectory"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkingDirectory = data
+		case "memoryLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryLimit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryLimit = data
+		case "cpuLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuLimit"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPULimit = data
+		case "timeoutSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutSeconds = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "maxRetries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxRetries"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxRetries = data
+		case "retryStrategy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryStrategy"))
+			data, err := ec.unmarshalOContainerJobRetryStrategy2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋcontainerjobᚐRetryStrategy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryStrategy = data
+		case "scheduledFor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheduledFor"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScheduledFor = data
+		case "preferredExecutor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preferredExecutor"))
+			data, err := ec.unmarshalOExecutorType2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐExecutorType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PreferredExecutor = data
+		case "hostID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hostID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HostID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "labels":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labels"))
+			data, err := ec.unmarshalOStringMap2githubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐStringMap(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Labels = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSubmitJobInput unmarshals raw into the SubmitJobInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSubmitJobInput(ctx context.Context, raw any) (model.SubmitJobInput, error) {
+	var out model.SubmitJobInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmitJobInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateContainerTemplateInput(ctx context.Context, obj any) (ent.UpdateContainerTemplateInput, error) {
 	var it ent.UpdateContainerTemplateInput
 	if obj == nil {
@@ -15347,6 +16614,39 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var cancelJobPayloadImplementors = []string{"CancelJobPayload"}
+
+func (ec *executionContext) _CancelJobPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelJobPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelJobPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelJobPayload")
+		case "job":
+			out.Values[i] = ec._CancelJobPayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var capacityInfoImplementors = []string{"CapacityInfo"}
 
@@ -16439,6 +17739,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "submitJob":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitJob(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "routeJob":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_routeJob(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelJob":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelJob(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryJob":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryJob(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16572,6 +17900,211 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var retryJobPayloadImplementors = []string{"RetryJobPayload"}
+
+func (ec *executionContext) _RetryJobPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RetryJobPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retryJobPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RetryJobPayload")
+		case "job":
+			out.Values[i] = ec._RetryJobPayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routeCandidateImplementors = []string{"RouteCandidate"}
+
+func (ec *executionContext) _RouteCandidate(ctx context.Context, sel ast.SelectionSet, obj *model.RouteCandidate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routeCandidateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RouteCandidate")
+		case "host":
+			out.Values[i] = ec._RouteCandidate_host(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eligible":
+			out.Values[i] = ec._RouteCandidate_eligible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._RouteCandidate_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "score":
+			out.Values[i] = ec._RouteCandidate_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routeJobPayloadImplementors = []string{"RouteJobPayload"}
+
+func (ec *executionContext) _RouteJobPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RouteJobPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routeJobPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RouteJobPayload")
+		case "job":
+			out.Values[i] = ec._RouteJobPayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decision":
+			out.Values[i] = ec._RouteJobPayload_decision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dryRun":
+			out.Values[i] = ec._RouteJobPayload_dryRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingDecisionImplementors = []string{"RoutingDecision"}
+
+func (ec *executionContext) _RoutingDecision(ctx context.Context, sel ast.SelectionSet, obj *model.RoutingDecision) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingDecisionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingDecision")
+		case "host":
+			out.Values[i] = ec._RoutingDecision_host(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._RoutingDecision_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "candidates":
+			out.Values[i] = ec._RoutingDecision_candidates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var submitJobPayloadImplementors = []string{"SubmitJobPayload"}
+
+func (ec *executionContext) _SubmitJobPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SubmitJobPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, submitJobPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SubmitJobPayload")
+		case "job":
+			out.Values[i] = ec._SubmitJobPayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._SubmitJobPayload_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -16966,6 +18499,19 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCancelJobInput2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCancelJobInput(ctx context.Context, v any) (model.CancelJobInput, error) {
+	res, err := ec.unmarshalInputCancelJobInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelJobPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCancelJobPayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelJobPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelJobPayload!")
+		return graphql.Null
+	}
+	return ec._CancelJobPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCapacityInfo2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐCapacityInfo(ctx context.Context, sel ast.SelectionSet, v *ent.CapacityInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CapacityInfo!")
@@ -17301,6 +18847,64 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) unmarshalNRetryJobInput2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRetryJobInput(ctx context.Context, v any) (model.RetryJobInput, error) {
+	res, err := ec.unmarshalInputRetryJobInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRetryJobPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRetryJobPayload(ctx context.Context, sel ast.SelectionSet, v *model.RetryJobPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RetryJobPayload!")
+		return graphql.Null
+	}
+	return ec._RetryJobPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRouteCandidate2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRouteCandidateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RouteCandidate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRouteCandidate2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRouteCandidate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRouteCandidate2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRouteCandidate(ctx context.Context, sel ast.SelectionSet, v *model.RouteCandidate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RouteCandidate!")
+		return graphql.Null
+	}
+	return ec._RouteCandidate(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRouteJobInput2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRouteJobInput(ctx context.Context, v any) (model.RouteJobInput, error) {
+	res, err := ec.unmarshalInputRouteJobInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRouteJobPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRouteJobPayload(ctx context.Context, sel ast.SelectionSet, v *model.RouteJobPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RouteJobPayload!")
+		return graphql.Null
+	}
+	return ec._RouteJobPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoutingDecision2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRoutingDecision(ctx context.Context, sel ast.SelectionSet, v *model.RoutingDecision) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingDecision!")
+		return graphql.Null
+	}
+	return ec._RoutingDecision(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -17342,6 +18946,19 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNSubmitJobInput2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐSubmitJobInput(ctx context.Context, v any) (model.SubmitJobInput, error) {
+	res, err := ec.unmarshalInputSubmitJobInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSubmitJobPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐSubmitJobPayload(ctx context.Context, sel ast.SelectionSet, v *model.SubmitJobPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SubmitJobPayload!")
+		return graphql.Null
+	}
+	return ec._SubmitJobPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {

@@ -3,8 +3,22 @@
 package model
 
 import (
+	"time"
+
 	"github.com/gantry/gantry/ent"
+	"github.com/gantry/gantry/ent/containerjob"
+	"github.com/gantry/gantry/ent/schematype"
+	"github.com/google/uuid"
 )
+
+type CancelJobInput struct {
+	JobID  uuid.UUID `json:"jobID"`
+	Reason *string   `json:"reason,omitempty"`
+}
+
+type CancelJobPayload struct {
+	Job *ent.ContainerJob `json:"job"`
+}
 
 type ContainerTemplatePayload struct {
 	ContainerTemplate *ent.ContainerTemplate `json:"containerTemplate"`
@@ -12,4 +26,78 @@ type ContainerTemplatePayload struct {
 
 type ExecutorHostPayload struct {
 	ExecutorHost *ent.ExecutorHost `json:"executorHost"`
+}
+
+type RetryJobInput struct {
+	JobID uuid.UUID `json:"jobID"`
+}
+
+type RetryJobPayload struct {
+	Job *ent.ContainerJob `json:"job"`
+}
+
+// One host considered for a job, eligible or not, and why.
+type RouteCandidate struct {
+	Host     *ent.ExecutorHost `json:"host"`
+	Eligible bool              `json:"eligible"`
+	Reason   string            `json:"reason"`
+	Score    float64           `json:"score"`
+}
+
+type RouteJobInput struct {
+	JobID uuid.UUID `json:"jobID"`
+	// Route to this host; omit to let the router choose.
+	HostID *uuid.UUID `json:"hostID,omitempty"`
+	// Explain the decision without changing anything.
+	DryRun *bool `json:"dryRun,omitempty"`
+}
+
+type RouteJobPayload struct {
+	Job      *ent.ContainerJob `json:"job"`
+	Decision *RoutingDecision  `json:"decision"`
+	DryRun   bool              `json:"dryRun"`
+}
+
+type RoutingDecision struct {
+	// The chosen host; null when no host can take the job now.
+	Host       *ent.ExecutorHost `json:"host,omitempty"`
+	Reason     string            `json:"reason"`
+	Candidates []*RouteCandidate `json:"candidates"`
+}
+
+// A job to run: from a template, an inline spec, or a template with overrides.
+type SubmitJobInput struct {
+	// Template to copy the spec from. Later edits of the template do not change this job.
+	TemplateID *uuid.UUID `json:"templateID,omitempty"`
+	Name       *string    `json:"name,omitempty"`
+	// Container image; required unless the template has one.
+	Image   *string  `json:"image,omitempty"`
+	Command []string `json:"command,omitempty"`
+	// Merged over the template's environment.
+	Environment      schematype.StringMap `json:"environment,omitempty"`
+	WorkingDirectory *string              `json:"workingDirectory,omitempty"`
+	// Memory limit in MB.
+	MemoryLimit *int `json:"memoryLimit,omitempty"`
+	// CPU limit in cores.
+	CPULimit       *float64 `json:"cpuLimit,omitempty"`
+	TimeoutSeconds *int     `json:"timeoutSeconds,omitempty"`
+	// 0-100, higher runs first.
+	Priority      *int                        `json:"priority,omitempty"`
+	MaxRetries    *int                        `json:"maxRetries,omitempty"`
+	RetryStrategy *containerjob.RetryStrategy `json:"retryStrategy,omitempty"`
+	// Do not launch before this time.
+	ScheduledFor *time.Time `json:"scheduledFor,omitempty"`
+	// Run on this executor type (overrides routing).
+	PreferredExecutor *schematype.ExecutorType `json:"preferredExecutor,omitempty"`
+	// Run on this host.
+	HostID *uuid.UUID `json:"hostID,omitempty"`
+	// Submitting the same key again returns the same job, never a second one.
+	IdempotencyKey *string              `json:"idempotencyKey,omitempty"`
+	Labels         schematype.StringMap `json:"labels,omitempty"`
+}
+
+type SubmitJobPayload struct {
+	Job *ent.ContainerJob `json:"job"`
+	// False when idempotencyKey matched an existing job, which is returned.
+	Created bool `json:"created"`
 }

@@ -1,0 +1,225 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gantry/gantry/ent"
+	"github.com/gantry/gantry/routing"
+	"github.com/gantry/gantry/store"
+)
+
+// Options tune a Dispatcher; zero values take the defaults.
+type Options struct {
+	ID                string        // replica id (lease owner); default host-pid-random
+	BatchSize         int           // jobs claimed per transaction (100)
+	LaunchConcurrency int           // launches in flight (64)
+	PollInterval      time.Duration // how often running jobs are checked (100ms)
+	LeaseTTL          time.Duration // lease length; renewed every TTL/3 (15s)
+	ReconcileEvery    time.Duration // host counter recount period (1m)
+	StopGrace         time.Duration // SIGTERM-to-SIGKILL grace on cancel/timeout (10s)
+	RetryBase         time.Duration // first retry delay of the default strategy (2s)
+	IdleTick          time.Duration // safety wake-up when nothing signals (5s)
+	LogCap            int           // bytes kept of each of stdout/stderr (256 KiB)
+	Router            routing.Router
+	Now               func() time.Time
+	Logger            *slog.Logger
+	// Publish receives events after their transaction commits.
+	Publish func([]*ent.JobEvent)
+}
+
+func (o *Options) defaults() {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if o.ID == "" {
+		host, _ := os.Hostname()
+		o.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 100
+	}
+	if o.LaunchConcurrency <= 0 {
+		o.LaunchConcurrency = 64
+	}
+	if o.LogCap <= 0 {
+		o.LogCap = 256 << 10
+	}
+	def(&o.PollInterval, 100*time.Millisecond)
+	def(&o.LeaseTTL, 15*time.Second)
+	def(&o.ReconcileEvery, time.Minute)
+	def(&o.StopGrace, 10*time.Second)
+	def(&o.RetryBase, 2*time.Second)
+	def(&o.IdleTick, 5*time.Second)
+	if o.Router == nil {
+		o.Router = routing.Simple{}
+	}
+	if o.Now == nil {
+		o.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Dispatcher claims, launches and watches jobs. Its methods that change
+// jobs (Submit, Cancel, Retry, Route, Transition) are safe to call from any
+// goroutine, with or without Run.
+type Dispatcher struct {
+	opts    Options
+	id      string
+	client  *ent.Client
+	db      *store.DB
+	dialect string
+	log     *slog.Logger
+	execs   *executorCache
+
+	wake     chan struct{}
+	outcomes chan outcome
+	launchSem chan struct{}
+
+	mu        sync.Mutex
+	launching map[uuid.UUID]bool // launches in flight
+	stopping  map[uuid.UUID]time.Time
+}
+
+// New returns a dispatcher over db.
+func New(db *store.DB, opts Options) *Dispatcher {
+	opts.defaults()
+	return &Dispatcher{
+		opts: opts, id: opts.ID, client: db.Client, db: db, dialect: db.Dialect, log: opts.Logger.With("replica", opts.ID),
+		execs:     newExecutorCache(db.Client),
+		wake:      make(chan struct{}, 1),
+		outcomes:  make(chan outcome, 1024),
+		launchSem: make(chan struct{}, opts.LaunchConcurrency),
+		launching: map[uuid.UUID]bool{},
+		stopping:  map[uuid.UUID]time.Time{},
+	}
+}
+
+// ID is the replica id written as lease owner.
+func (d *Dispatcher) ID() string { return d.id }
+
+func (d *Dispatcher) now() time.Time { return d.opts.Now() }
+
+// Wake asks the claim loop to look for work now.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) publish(evs []*ent.JobEvent) {
+	if len(evs) > 0 && d.opts.Publish != nil {
+		d.opts.Publish(evs)
+	}
+}
+
+// Run dispatches until ctx ends. It reconciles first, then runs the claim
+// loop, the completer, the watcher, the lease keeper and the listener.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if err := d.reconcile(ctx); err != nil {
+		d.log.Warn("reconcile at start failed", "err", err)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return d.claimLoop(ctx) })
+	g.Go(func() error { return d.completeLoop(ctx) })
+	g.Go(func() error { return d.watchLoop(ctx) })
+	g.Go(func() error { return d.leaseLoop(ctx) })
+	if d.dialect == store.Postgres {
+		g.Go(func() error { return d.listen(ctx) })
+	}
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// claimLoop claims whenever woken, on the next scheduled job's time, or on
+// the idle tick.
+func (d *Dispatcher) claimLoop(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+		case <-timer.C:
+		}
+		full, err := d.claimAll(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.log.Error("claim failed", "err", err)
+		}
+		timer.Reset(d.nextWake(ctx, full))
+	}
+}
+
+// nextWake is how long to sleep: until the next scheduled job, at most the
+// idle tick; immediately again when the last batch was full.
+func (d *Dispatcher) nextWake(ctx context.Context, full bool) time.Duration {
+	if full {
+		return 0
+	}
+	wait := d.opts.IdleTick
+	now := d.now()
+	if t, ok, err := d.nextScheduled(ctx, now); err == nil && ok {
+		wait = min(wait, max(t.Sub(now), time.Millisecond))
+	}
+	return wait
+}
+
+func (d *Dispatcher) reconcile(ctx context.Context) error {
+	if err := d.recount(ctx); err != nil {
+		return err
+	}
+	now := d.now()
+	n, err := d.takeOver(ctx, now, now.Add(d.opts.LeaseTTL))
+	if err != nil {
+		return fmt.Errorf("take over expired leases: %w", err)
+	}
+	if n > 0 {
+		d.log.Info("took over jobs with expired leases", "jobs", n)
+	}
+	return nil
+}
+
+// leaseLoop renews leases, takes over jobs of dead replicas and
+// periodically reconciles host counters.
+func (d *Dispatcher) leaseLoop(ctx context.Context) error {
+	renew := time.NewTicker(d.opts.LeaseTTL / 3)
+	defer renew.Stop()
+	recon := time.NewTicker(d.opts.ReconcileEvery)
+	defer recon.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-renew.C:
+			now := d.now()
+			if err := d.renewLeases(ctx, now.Add(d.opts.LeaseTTL)); err != nil && ctx.Err() == nil {
+				d.log.Error("renew leases failed", "err", err)
+			}
+			if n, err := d.takeOver(ctx, now, now.Add(d.opts.LeaseTTL)); err != nil && ctx.Err() == nil {
+				d.log.Error("take over failed", "err", err)
+			} else if n > 0 {
+				d.log.Info("took over jobs with expired leases", "jobs", n)
+			}
+		case <-recon.C:
+			if err := d.recount(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error("recount failed", "err", err)
+			}
+		}
+	}
+}

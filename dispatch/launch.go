@@ -1,0 +1,258 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gantry/gantry/ent"
+	"github.com/gantry/gantry/ent/schema"
+	st "github.com/gantry/gantry/ent/schematype"
+	"github.com/gantry/gantry/executors"
+)
+
+// executorCache keeps one Executor per host, rebuilt when the host changes.
+type executorCache struct {
+	client *ent.Client
+	mu     sync.Mutex
+	byHost map[uuid.UUID]cachedExec
+}
+
+type cachedExec struct {
+	exec    executors.Executor
+	updated time.Time
+}
+
+func newExecutorCache(c *ent.Client) *executorCache {
+	return &executorCache{client: c, byHost: map[uuid.UUID]cachedExec{}}
+}
+
+// get returns the executor of host id, loading the host when needed.
+func (c *executorCache) get(ctx context.Context, id uuid.UUID) (executors.Executor, error) {
+	c.mu.Lock()
+	ce, ok := c.byHost[id]
+	c.mu.Unlock()
+	if ok && time.Since(ce.updated) < 5*time.Second {
+		return ce.exec, nil
+	}
+	h, err := c.client.ExecutorHost.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load host %s: %w", id, err)
+	}
+	if ok && !h.UpdatedAt.After(ce.updated) {
+		c.mu.Lock()
+		c.byHost[id] = cachedExec{exec: ce.exec, updated: time.Now()}
+		c.mu.Unlock()
+		return ce.exec, nil
+	}
+	ex, err := executors.New(HostOf(h))
+	if err != nil {
+		return nil, executors.PermanentError(fmt.Errorf("host %s: %w", h.Name, err))
+	}
+	c.mu.Lock()
+	c.byHost[id] = cachedExec{exec: ex, updated: time.Now()}
+	c.mu.Unlock()
+	return ex, nil
+}
+
+// HostOf converts a host row for executors.
+func HostOf(h *ent.ExecutorHost) executors.Host {
+	return executors.Host{ID: h.ID, Name: h.Name, Type: h.ExecutorType, ConnectionString: h.ConnectionString,
+		TLSEnabled: h.TLSEnabled, TLSVerify: h.TLSVerify, AutoPullImages: h.AutoPullImages, Config: h.ExecutorConfig}
+}
+
+// SpecOf is a job attempt's container spec.
+func SpecOf(j *ent.ContainerJob) executors.Spec {
+	s := executors.Spec{JobID: j.ID, Attempt: j.RetryCount, Name: j.Name, Image: j.Image, Command: j.Command,
+		WorkingDir: j.WorkingDirectory, Env: j.Environment, Timeout: time.Duration(j.TimeoutSeconds) * time.Second, Labels: j.Labels}
+	if j.MemoryLimit != nil {
+		s.MemoryMB = *j.MemoryLimit
+	}
+	if j.CPULimit != nil {
+		s.CPU = *j.CPULimit
+	}
+	return s
+}
+
+// outcome is a change the completer applies, with work to do after commit.
+type outcome struct {
+	change Change
+	after  func()
+}
+
+// startLaunch launches j outside any transaction, bounded by LaunchConcurrency.
+func (d *Dispatcher) startLaunch(ctx context.Context, j *ent.ContainerJob) {
+	d.mu.Lock()
+	if d.launching[j.ID] {
+		d.mu.Unlock()
+		return
+	}
+	d.launching[j.ID] = true
+	d.mu.Unlock()
+	go func() {
+		select {
+		case d.launchSem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-d.launchSem }()
+		d.send(ctx, d.launch(ctx, j))
+	}()
+}
+
+func (d *Dispatcher) send(ctx context.Context, o outcome) {
+	select {
+	case d.outcomes <- o:
+	case <-ctx.Done():
+	}
+}
+
+func (d *Dispatcher) doneLaunching(id uuid.UUID) {
+	d.mu.Lock()
+	delete(d.launching, id)
+	d.mu.Unlock()
+}
+
+// launch runs the executor and turns its answer into the job's next change.
+func (d *Dispatcher) launch(ctx context.Context, j *ent.ContainerJob) outcome {
+	after := func() { d.doneLaunching(j.ID) }
+	ex, err := d.execs.get(ctx, *j.DockerHostID)
+	if err != nil {
+		return outcome{change: d.failure(j, err, "launch"), after: after}
+	}
+	id, err := ex.Launch(ctx, SpecOf(j))
+	if err != nil {
+		return outcome{change: d.failure(j, err, "launch"), after: after}
+	}
+	now := d.now()
+	return outcome{
+		change: Change{Job: j, To: st.StatusRunning, ExecutionID: id, Reason: "launched on " + string(j.ExecutorType),
+			Set: func(u *ent.ContainerJobUpdate) { u.SetLaunchedAt(now) }},
+		after: after,
+	}
+}
+
+// failure turns an error into a retry (transient, retries left) or a
+// failure, with the reason in last_error.
+func (d *Dispatcher) failure(j *ent.ContainerJob, err error, stage string) Change {
+	class := executors.ClassOf(err)
+	msg := fmt.Sprintf("%s failed (%s): %v", stage, class, err)
+	now := d.now()
+	setErr := func(u *ent.ContainerJobUpdate) { u.SetLastError(truncate(msg, 4000)).SetLastErrorAt(now) }
+	if class == executors.Transient && j.RetryCount < j.MaxRetries {
+		return Change{Job: j, To: st.StatusRetrying, Reason: msg, Set: setErr}
+	}
+	if class == executors.Transient {
+		msg = fmt.Sprintf("%s; no retries left (%d of %d)", msg, j.RetryCount, j.MaxRetries)
+	}
+	return Change{Job: j, To: st.StatusFailed, Reason: msg, Set: setErr}
+}
+
+// completeLoop applies outcomes in batches: one transaction carries many
+// jobs' transitions, which is what lets PostgreSQL keep up.
+func (d *Dispatcher) completeLoop(ctx context.Context) error {
+	const maxBatch = 256
+	for {
+		var batch []outcome
+		select {
+		case <-ctx.Done():
+			return nil
+		case o := <-d.outcomes:
+			batch = append(batch, o)
+		}
+		deadline := time.After(2 * time.Millisecond)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-d.outcomes:
+				batch = append(batch, o)
+			case <-deadline:
+				break fill
+			}
+		}
+		d.flush(ctx, batch)
+	}
+}
+
+// flush applies a batch; on a conflict it falls back to one transaction per
+// job so one stale job does not hold back the others.
+func (d *Dispatcher) flush(ctx context.Context, batch []outcome) {
+	changes := expand(batch, d)
+	if _, err := d.Transition(ctx, changes...); err == nil {
+		runAfter(batch)
+		return
+	} else if ctx.Err() != nil {
+		return
+	}
+	for _, o := range batch {
+		if _, err := d.Transition(ctx, expand([]outcome{o}, d)...); err != nil {
+			d.resolveConflict(ctx, o, err)
+		}
+	}
+	runAfter(batch)
+}
+
+func runAfter(batch []outcome) {
+	for _, o := range batch {
+		if o.after != nil {
+			o.after()
+		}
+	}
+}
+
+// expand adds the implied second step of a retry: retrying -> queued with
+// the backoff as scheduled_for and the attempt counted.
+func expand(batch []outcome, d *Dispatcher) []Change {
+	out := make([]Change, 0, len(batch))
+	for _, o := range batch {
+		c := o.change
+		out = append(out, c)
+		if c.To == st.StatusRetrying {
+			out = append(out, d.requeue(c.Job))
+		}
+	}
+	return out
+}
+
+// requeue is the retrying -> queued step.
+func (d *Dispatcher) requeue(j *ent.ContainerJob) Change {
+	delay := Backoff(j.RetryStrategy.String(), j.RetryCount, d.opts.RetryBase)
+	at := d.now().Add(delay)
+	next := j.RetryCount + 1
+	pinned := j.ExecutorMetadata[metaPinnedHost] != nil
+	return Change{Job: j, To: st.StatusQueued, Reason: fmt.Sprintf("retry %d of %d in %s", next, j.MaxRetries, delay.Round(time.Millisecond)),
+		Set: func(u *ent.ContainerJobUpdate) {
+			u.SetRetryCount(next).SetScheduledFor(at).SetContainerID("").SetExternalExecutionID("").ClearExitCode()
+			if !pinned {
+				u.ClearDockerHostID()
+			}
+		}}
+}
+
+// resolveConflict handles an outcome whose job moved meanwhile. The one
+// case that matters: a launch finished after the job was cancelled — the
+// execution id must still be recorded so the watcher can stop it.
+func (d *Dispatcher) resolveConflict(ctx context.Context, o outcome, err error) {
+	c := o.change
+	if !errors.Is(err, ErrStale) {
+		d.log.Error("transition failed", "job", c.Job.ID, "to", c.To, "err", err)
+		return
+	}
+	if c.ExecutionID == "" {
+		d.log.Debug("stale transition dropped", "job", c.Job.ID, "to", c.To)
+		return
+	}
+	u := d.client.ContainerJob.UpdateOneID(c.Job.ID)
+	if c.Job.ExecutorType == st.ExecutorDocker {
+		u.SetContainerID(c.ExecutionID)
+	} else {
+		u.SetExternalExecutionID(c.ExecutionID)
+	}
+	if err := u.Exec(schema.Trusted(ctx)); err != nil {
+		d.log.Error("record execution id of a cancelled launch", "job", c.Job.ID, "err", err)
+	}
+}

@@ -1,0 +1,188 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gantry/gantry/ent"
+	"github.com/gantry/gantry/ent/containerjob"
+	"github.com/gantry/gantry/ent/schema"
+	st "github.com/gantry/gantry/ent/schematype"
+	"github.com/gantry/gantry/errs"
+)
+
+// Change is one status change of one job.
+type Change struct {
+	Job      *ent.ContainerJob // the job as read; Job.Status is the expected current status
+	To       st.JobStatus
+	Reason   string
+	Explicit bool // an explicit retryJob out of a terminal status
+	// ExecutionID, when set, is recorded as the job's execution identifier.
+	ExecutionID string
+	// Set adds fields to the job's update.
+	Set func(u *ent.ContainerJobUpdate)
+}
+
+// ErrStale means the job changed since it was read (another replica or
+// request moved it first); the change was not applied.
+var ErrStale = errors.New("job changed concurrently")
+
+// apply performs changes inside tx: each is checked against the state
+// machine, applied with a status guard (UPDATE … WHERE status = from), its
+// timestamps set and its host slot released when it stops holding one; the
+// JobEvents are appended last, under the sequence lock. Nothing else in
+// Gantry writes a job's status.
+func (d *Dispatcher) apply(ctx context.Context, tx *ent.Tx, changes []Change) ([]*ent.JobEvent, error) {
+	ctx = schema.Trusted(ctx)
+	now := d.now()
+	release := map[uuid.UUID]int{}
+	events := make([]*ent.JobEventCreate, 0, len(changes))
+	for _, c := range changes {
+		from := c.Job.Status
+		ev, err := applyOne(ctx, tx, c, now)
+		if err != nil {
+			return nil, err
+		}
+		if holdsSlot(from) && !holdsSlot(c.To) && c.Job.DockerHostID != nil {
+			release[*c.Job.DockerHostID]++
+		}
+		events = append(events, ev)
+	}
+	for host, n := range release {
+		if err := d.releaseSlots(ctx, tx, host, n); err != nil {
+			return nil, err
+		}
+	}
+	if len(release) > 0 || queues(changes) {
+		if err := d.notifyWork(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	return d.appendEvents(ctx, tx, events)
+}
+
+// queues reports whether a change puts a job in the queue.
+func queues(changes []Change) bool {
+	for _, c := range changes {
+		if c.To == st.StatusQueued {
+			return true
+		}
+	}
+	return false
+}
+
+// wakes reports whether committed events mean new work for a claim loop.
+func wakes(evs []*ent.JobEvent) bool {
+	for _, e := range evs {
+		if e.ToStatus == st.StatusQueued || (e.FromStatus != nil && holdsSlot(*e.FromStatus) && !holdsSlot(e.ToStatus)) {
+			return true
+		}
+	}
+	return false
+}
+
+func applyOne(ctx context.Context, tx *ent.Tx, c Change, now time.Time) (*ent.JobEventCreate, error) {
+	j, from := c.Job, c.Job.Status
+	if !Allowed(from, c.To, c.Explicit) {
+		return nil, errs.New(errs.InvalidTransition, "job %s cannot go from %s to %s", j.ID, from, c.To)
+	}
+	if c.To == st.StatusRunning && j.ExecutorType != st.ExecutorDocker && c.ExecutionID == "" && j.ExternalExecutionID == "" {
+		return nil, errs.Invalid("external_execution_id", "external_execution_id required for %s executor", j.ExecutorType)
+	}
+	u := tx.ContainerJob.Update().Where(containerjob.ID(j.ID), containerjob.StatusEQ(from)).SetStatus(c.To)
+	stamp(u, j, c.To, now)
+	if c.ExecutionID != "" {
+		if j.ExecutorType == st.ExecutorDocker {
+			u.SetContainerID(c.ExecutionID)
+		} else {
+			u.SetExternalExecutionID(c.ExecutionID)
+		}
+	}
+	if c.Set != nil {
+		c.Set(u)
+	}
+	n, err := u.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("job %s %s -> %s: %w", j.ID, from, c.To, err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("job %s %s -> %s: %w", j.ID, from, c.To, ErrStale)
+	}
+	attempt := j.RetryCount
+	if c.Explicit {
+		attempt++
+	}
+	ev := tx.JobEvent.Create().SetJobID(j.ID).SetFromStatus(from).SetToStatus(c.To).
+		SetReason(truncate(c.Reason, 2000)).SetExecutorType(j.ExecutorType).SetAttempt(attempt).SetCreatedAt(now).
+		SetNillableHostID(j.DockerHostID)
+	j.Status = c.To // the caller's copy follows the row
+	return ev, nil
+}
+
+// stamp sets the timestamps and bookkeeping a status implies.
+func stamp(u *ent.ContainerJobUpdate, j *ent.ContainerJob, to st.JobStatus, now time.Time) {
+	if j.Status == st.StatusQueued {
+		// queued_at means "waiting in the queue since": seed 004's partial
+		// indexes then hold exactly the claimable jobs.
+		u.ClearQueuedAt()
+	}
+	switch {
+	case to == st.StatusQueued:
+		u.SetQueuedAt(now).ClearLaunchedAt().ClearStartedAt().ClearCompletedAt().
+			SetLeaseOwner("").ClearLeaseExpiresAt()
+	case to == st.StatusRunning && j.StartedAt == nil:
+		u.SetStartedAt(now)
+	case to.Terminal():
+		u.SetCompletedAt(now).SetLeaseOwner("").ClearLeaseExpiresAt()
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// inTx runs f in a transaction and publishes the events it returns after
+// the commit, so subscribers never see a change that was rolled back.
+func (d *Dispatcher) inTx(ctx context.Context, f func(tx *ent.Tx) ([]*ent.JobEvent, error)) ([]*ent.JobEvent, error) {
+	tx, err := d.client.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	evs, err := f(tx)
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	d.publish(evs)
+	if wakes(evs) {
+		d.Wake()
+	}
+	return evs, nil
+}
+
+// Transition applies changes in one transaction (for callers outside the loop).
+// On failure the jobs' in-memory statuses are restored, so the same changes
+// can be retried one by one.
+func (d *Dispatcher) Transition(ctx context.Context, changes ...Change) ([]*ent.JobEvent, error) {
+	before := make([]st.JobStatus, len(changes))
+	for i, c := range changes {
+		before[i] = c.Job.Status
+	}
+	evs, err := d.inTx(ctx, func(tx *ent.Tx) ([]*ent.JobEvent, error) { return d.apply(ctx, tx, changes) })
+	if err != nil {
+		for i := len(changes) - 1; i >= 0; i-- {
+			changes[i].Job.Status = before[i]
+		}
+	}
+	return evs, err
+}

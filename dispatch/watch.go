@@ -1,0 +1,197 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gantry/gantry/ent"
+	"github.com/gantry/gantry/ent/containerjob"
+	st "github.com/gantry/gantry/ent/schematype"
+	"github.com/gantry/gantry/executors"
+)
+
+// watchLoop follows the jobs this replica owns until they end.
+func (d *Dispatcher) watchLoop(ctx context.Context) error {
+	t := time.NewTicker(d.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := d.watchOnce(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("watch failed", "err", err)
+		}
+	}
+}
+
+func (d *Dispatcher) watchOnce(ctx context.Context) error {
+	jobs, err := d.client.ContainerJob.Query().
+		Where(containerjob.LeaseOwner(d.id), containerjob.StatusIn(st.StatusLaunching, st.StatusRunning, st.StatusCancelling)).
+		All(ctx)
+	if err != nil {
+		return fmt.Errorf("list watched jobs: %w", err)
+	}
+	for _, j := range jobs {
+		if d.isLaunching(j) {
+			continue
+		}
+		if o, ok := d.check(ctx, j); ok {
+			d.send(ctx, o)
+		}
+	}
+	return nil
+}
+
+func (d *Dispatcher) isLaunching(j *ent.ContainerJob) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.launching[j.ID]
+}
+
+// check decides a watched job's next step, if it has one now.
+func (d *Dispatcher) check(ctx context.Context, j *ent.ContainerJob) (outcome, bool) {
+	execID := j.ExecutionIdentifier()
+	if j.Status == st.StatusLaunching {
+		// Taken over from a replica that died mid-launch: launching again
+		// is safe, executors find the attempt's existing execution.
+		d.startLaunch(ctx, j)
+		return outcome{}, false
+	}
+	if execID == "" {
+		if j.Status == st.StatusCancelling {
+			return outcome{change: Change{Job: j, To: st.StatusCancelled, Reason: "cancelled before launch"}}, true
+		}
+		return outcome{change: d.failure(j, errors.New("no execution id recorded"), "watch")}, true
+	}
+	ex, err := d.execs.get(ctx, *j.DockerHostID)
+	if err != nil {
+		return outcome{change: d.failure(j, err, "watch")}, true
+	}
+	status, err := ex.Status(ctx, execID)
+	if errors.Is(err, executors.ErrNotFound) {
+		return d.vanished(j), true
+	}
+	if err != nil {
+		d.log.Warn("status check failed", "job", j.ID, "err", err)
+		return outcome{}, false
+	}
+	if status.Ended() {
+		return d.finished(ctx, j, ex, execID, status), true
+	}
+	d.enforce(ctx, j, ex, execID)
+	return outcome{}, false
+}
+
+// vanished handles an execution the executor no longer knows.
+func (d *Dispatcher) vanished(j *ent.ContainerJob) outcome {
+	if j.Status == st.StatusCancelling {
+		return outcome{change: Change{Job: j, To: st.StatusCancelled, Reason: "execution gone"}}
+	}
+	return outcome{change: d.failure(j, executors.TransientError(errors.New("execution vanished")), "watch")}
+}
+
+// enforce stops executions that were cancelled or ran past their timeout.
+func (d *Dispatcher) enforce(ctx context.Context, j *ent.ContainerJob, ex executors.Executor, execID string) {
+	timedOut := j.Status == st.StatusRunning && j.StartedAt != nil &&
+		d.now().After(j.StartedAt.Add(time.Duration(j.TimeoutSeconds)*time.Second))
+	if j.Status != st.StatusCancelling && !timedOut {
+		return
+	}
+	d.mu.Lock()
+	last, asked := d.stopping[j.ID]
+	// Ask again after the grace period in case the first request was lost.
+	if asked && time.Since(last) < d.opts.StopGrace+5*time.Second {
+		d.mu.Unlock()
+		return
+	}
+	d.stopping[j.ID] = time.Now()
+	d.mu.Unlock()
+	go func() {
+		if err := ex.Stop(ctx, execID, d.opts.StopGrace); err != nil && !errors.Is(err, executors.ErrNotFound) {
+			d.log.Warn("stop failed", "job", j.ID, "err", err)
+		}
+	}()
+}
+
+// finished harvests an ended execution and picks the job's final status.
+// Cancel and timeout become final only now, with proof the execution ended.
+func (d *Dispatcher) finished(ctx context.Context, j *ent.ContainerJob, ex executors.Executor, execID string, s executors.Status) outcome {
+	logs, err := ex.Logs(ctx, execID)
+	if err != nil {
+		d.log.Warn("harvest logs failed", "job", j.ID, "err", err)
+	}
+	set := func(u *ent.ContainerJobUpdate) {
+		u.SetStdoutLog(tail(logs.Stdout, d.opts.LogCap)).SetStderrLog(tail(logs.Stderr, d.opts.LogCap)).SetOomKilled(s.OOMKilled)
+		if s.ExitCode != nil {
+			u.SetExitCode(*s.ExitCode)
+		}
+		if s.PeakMemoryBytes > 0 {
+			u.SetMaxMemoryUsage(s.PeakMemoryBytes)
+		}
+		if s.CPUPercent > 0 {
+			u.SetCPUUsagePercent(s.CPUPercent)
+		}
+	}
+	after := func() {
+		d.mu.Lock()
+		delete(d.stopping, j.ID)
+		d.mu.Unlock()
+		if err := ex.Cleanup(context.WithoutCancel(ctx), execID); err != nil {
+			d.log.Warn("cleanup failed", "job", j.ID, "err", err)
+		}
+	}
+	c := d.endChange(j, s)
+	prev := c.Set
+	c.Set = func(u *ent.ContainerJobUpdate) {
+		set(u)
+		if prev != nil {
+			prev(u)
+		}
+	}
+	return outcome{change: c, after: after}
+}
+
+func (d *Dispatcher) endChange(j *ent.ContainerJob, s executors.Status) Change {
+	d.mu.Lock()
+	_, stopped := d.stopping[j.ID]
+	d.mu.Unlock()
+	switch {
+	case j.Status == st.StatusCancelling:
+		return Change{Job: j, To: st.StatusCancelled, Reason: "cancelled: execution ended"}
+	case stopped:
+		return Change{Job: j, To: st.StatusTimeout, Reason: fmt.Sprintf("timed out after %ds", j.TimeoutSeconds)}
+	case s.State == executors.StateFailed:
+		return d.failure(j, &executors.ClassError{Class: orTransient(s.Class), Err: errors.New(s.Reason)}, "execution")
+	case s.ExitCode != nil && *s.ExitCode == 0:
+		return Change{Job: j, To: st.StatusCompleted, Reason: "exited 0"}
+	}
+	reason := "exited without a code"
+	if s.ExitCode != nil {
+		reason = fmt.Sprintf("exited %d", *s.ExitCode)
+	}
+	if s.OOMKilled {
+		reason += " (OOM killed)"
+	}
+	return Change{Job: j, To: st.StatusFailed, Reason: reason, Set: func(u *ent.ContainerJobUpdate) {
+		u.SetLastError(reason).SetLastErrorAt(d.now())
+	}}
+}
+
+func orTransient(c executors.FailureClass) executors.FailureClass {
+	if c == "" {
+		return executors.Transient
+	}
+	return c
+}
+
+// tail keeps the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
