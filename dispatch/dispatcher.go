@@ -83,8 +83,8 @@ type Dispatcher struct {
 	log     *slog.Logger
 	execs   *executorCache
 
-	wake     chan struct{}
-	outcomes chan outcome
+	wake      chan struct{}
+	outcomes  chan outcome
 	launchSem chan struct{}
 
 	mu        sync.Mutex

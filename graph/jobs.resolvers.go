@@ -7,8 +7,8 @@ package graph
 
 import (
 	"context"
-	"github.com/gantry/gantry/dispatch"
 
+	"github.com/gantry/gantry/dispatch"
 	"github.com/gantry/gantry/graph/model"
 )
 

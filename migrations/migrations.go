@@ -69,9 +69,9 @@ func Latest(dialect string) (uint, error) {
 
 // Migrator applies migrations to one database.
 type Migrator struct {
-	cfg  store.Config
-	db   *sql.DB
-	m    *migrate.Migrate
+	cfg store.Config
+	db  *sql.DB
+	m   *migrate.Migrate
 }
 
 // Open prepares a migrator. It uses a connection of its own: SQLite's

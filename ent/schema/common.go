@@ -15,7 +15,6 @@ import (
 	"github.com/gantry/gantry/ent/schematype"
 )
 
-
 // RetryStrategies name the backoff policies of the dispatcher.
 var RetryStrategies = []string{"default", "aggressive", "conservative", "high_priority"}
 

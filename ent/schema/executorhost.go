@@ -82,7 +82,7 @@ func (ExecutorHost) Annotations() []schema.Annotation {
 		entgql.RelayConnection(),
 		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
 		entsql.Checks(map[string]string{
-			"check_current_job_count_range": "current_job_count >= 0",
+			"check_current_job_count_range":      "current_job_count >= 0",
 			"check_max_concurrent_jobs_positive": "max_concurrent_jobs >= 0",
 		}),
 	}

@@ -153,4 +153,3 @@ func copyForeignKeys(t, nt *schema.Table, byName map[string]*schema.Table) {
 		nt.AddForeignKey(nfk)
 	}
 }
-
