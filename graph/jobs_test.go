@@ -1,0 +1,149 @@
+package graph_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gantry/gantry/dispatch"
+	_ "github.com/gantry/gantry/executors/mock"
+	"github.com/gantry/gantry/graph"
+	"github.com/gantry/gantry/graph/graphtest"
+	"github.com/gantry/gantry/store/storetest"
+)
+
+// newDispatchingServer serves the API with a running dispatcher.
+func newDispatchingServer(t *testing.T, dialect string) graphtest.Client {
+	t.Helper()
+	db := storetest.Open(t, dialect)
+	d := dispatch.New(db, dispatch.Options{PollInterval: 10 * time.Millisecond, StopGrace: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	srv := httptest.NewServer(graph.NewHandler(&graph.Resolver{Client: db.Client, Dispatcher: d}, graph.Options{}))
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		<-done
+	})
+	return graphtest.Client{URL: srv.URL + "/query"}
+}
+
+const jobQuery = `query($id: ID!) { node(id: $id) { ... on ContainerJob {
+  id status exitCode stdoutLog image command environment priority retryCount executorType routingReason
+  dockerHost { name } template { name } events { totalCount edges { node { fromStatus toStatus sequence } } } } } }`
+
+func waitStatus(t *testing.T, c graphtest.Client, id string, want ...string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		d := c.OK(t, jobQuery, map[string]any{"id": id})
+		job, _ := graphtest.Get(d, "node").(map[string]any)
+		for _, w := range want {
+			if job["status"] == w {
+				return job
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s: %v, want status %v", id, job, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestJobLifecycleThroughGraphQL(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		c := newDispatchingServer(t, dialect)
+		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "mock-a", "executorType": "mock", "maxConcurrentJobs": 2}})
+		tpl := c.OK(t, `mutation { createContainerTemplate(input: {name: "hello", image: "hello:1", command: ["greet"],
+			environment: {GANTRY_TEST_STDOUT: "from template", KEEP: "yes"}, priority: 40}) { containerTemplate { id } } }`, nil)
+		tplID := graphtest.Get(tpl, "createContainerTemplate.containerTemplate.id")
+
+		sub := c.OK(t, `mutation($in: SubmitJobInput!) { submitJob(input: $in) { created job { id status priority image } } }`,
+			map[string]any{"in": map[string]any{"templateID": tplID, "priority": 80, "environment": map[string]any{"GANTRY_TEST_STDOUT": "overridden"}}})
+		id := graphtest.Get(sub, "submitJob.job.id").(string)
+		if graphtest.Get(sub, "submitJob.created") != true || graphtest.Get(sub, "submitJob.job.image") != "hello:1" {
+			t.Fatalf("submit: %v", sub)
+		}
+		// Editing the template does not change the submitted job.
+		c.OK(t, `mutation($id: ID!) { updateContainerTemplate(id: $id, input: {image: "hello:2"}) { containerTemplate { image } } }`, map[string]any{"id": tplID})
+
+		job := waitStatus(t, c, id, "completed", "failed")
+		if job["status"] != "completed" || job["stdoutLog"] != "overridden\n" || job["image"] != "hello:1" || job["priority"] != float64(80) ||
+			graphtest.Get(job, "environment.KEEP") != "yes" || graphtest.Get(job, "dockerHost.name") != "mock-a" ||
+			graphtest.Get(job, "template.name") != "hello" || job["executorType"] != "mock" {
+			t.Fatalf("completed job: %v", job)
+		}
+		if n := graphtest.Get(job, "events.totalCount"); n != float64(4) {
+			t.Fatalf("events: %v", graphtest.Get(job, "events"))
+		}
+
+		// Idempotency: the same key returns the same job.
+		in := map[string]any{"in": map[string]any{"image": "x", "idempotencyKey": "k-1", "environment": map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}}}
+		first := c.OK(t, `mutation($in: SubmitJobInput!) { submitJob(input: $in) { created job { id } } }`, in)
+		again := c.OK(t, `mutation($in: SubmitJobInput!) { submitJob(input: $in) { created job { id } } }`, in)
+		longID := graphtest.Get(first, "submitJob.job.id")
+		if graphtest.Get(again, "submitJob.job.id") != longID || graphtest.Get(again, "submitJob.created") != false {
+			t.Fatalf("idempotent submit: %v then %v", first, again)
+		}
+		waitStatus(t, c, longID.(string), "running")
+		cancel := c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id, reason: "enough"}) { job { status } } }`, map[string]any{"id": longID})
+		if s := graphtest.Get(cancel, "cancelJob.job.status"); s != "cancelling" && s != "cancelled" {
+			t.Fatalf("cancel: %v", cancel)
+		}
+		waitStatus(t, c, longID.(string), "cancelled")
+		retry := c.OK(t, `mutation($id: ID!) { retryJob(input: {jobID: $id}) { job { status retryCount } } }`, map[string]any{"id": longID})
+		if graphtest.Get(retry, "retryJob.job.status") != "queued" || graphtest.Get(retry, "retryJob.job.retryCount") != float64(1) {
+			t.Fatalf("retry: %v", retry)
+		}
+		c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { status } } }`, map[string]any{"id": longID})
+	})
+}
+
+func TestRouteJobDryRunThroughGraphQL(t *testing.T) {
+	d := newDispatchingServer(t, "sqlite")
+	d.OK(t, createHost, map[string]any{"in": map[string]any{"name": "busy", "executorType": "mock", "maxConcurrentJobs": 0}})
+	d.OK(t, createHost, map[string]any{"in": map[string]any{"name": "docker-1", "executorType": "docker"}})
+	sub := d.OK(t, `mutation { submitJob(input: {image: "x", preferredExecutor: mock}) { job { id } } }`, nil)
+	id := graphtest.Get(sub, "submitJob.job.id")
+	r := d.OK(t, `mutation($id: ID!) { routeJob(input: {jobID: $id, dryRun: true}) { dryRun job { status }
+		decision { host { name } reason candidates { host { name } eligible reason score } } } }`, map[string]any{"id": id})
+	if graphtest.Get(r, "routeJob.decision.host") != nil || !strings.Contains(graphtest.Get(r, "routeJob.decision.reason").(string), "capacity") {
+		t.Fatalf("dry run: %v", r)
+	}
+	cands := graphtest.Get(r, "routeJob.decision.candidates").([]any)
+	if len(cands) != 2 {
+		t.Fatalf("candidates: %v", cands)
+	}
+	for _, cand := range cands {
+		if graphtest.Get(cand, "eligible") != false || graphtest.Get(cand, "reason") == "" {
+			t.Errorf("candidate %v", cand)
+		}
+	}
+}
+
+func TestJobMutationErrors(t *testing.T) {
+	c := newDispatchingServer(t, "sqlite")
+	done := c.OK(t, `mutation { submitJob(input: {image: "x"}) { job { id } } }`, nil)
+	cases := []struct {
+		name, query string
+		vars        map[string]any
+		code, text  string
+	}{
+		{"no image", `mutation { submitJob(input: {name: "n"}) { job { id } } }`, nil, "INVALID_INPUT", "image"},
+		{"priority out of range", `mutation { submitJob(input: {image: "x", priority: 101}) { job { id } } }`, nil, "INVALID_INPUT", "priority"},
+		{"negative retries", `mutation { submitJob(input: {image: "x", maxRetries: -1}) { job { id } } }`, nil, "INVALID_INPUT", "max_retries"},
+		{"unknown template", `mutation { submitJob(input: {templateID: "00000000-0000-0000-0000-000000000009"}) { job { id } } }`, nil, "NOT_FOUND", "template"},
+		{"unknown host", `mutation { submitJob(input: {image: "x", hostID: "00000000-0000-0000-0000-000000000009"}) { job { id } } }`, nil, "NOT_FOUND", "host"},
+		{"cancel unknown", `mutation { cancelJob(input: {jobID: "00000000-0000-0000-0000-000000000009"}) { job { id } } }`, nil, "NOT_FOUND", "does not exist"},
+		{"retry queued", `mutation($id: ID!) { retryJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": graphtest.Get(done, "submitJob.job.id")}, "INVALID_TRANSITION", "retried"},
+	}
+	for _, tc := range cases {
+		e := c.Fail(t, tc.query, tc.vars)
+		if e.Code() != tc.code || !strings.Contains(e.Message, tc.text) {
+			t.Errorf("%s: %q (code %s), want %s containing %q", tc.name, e.Message, e.Code(), tc.code, tc.text)
+		}
+	}
+}
