@@ -28,8 +28,9 @@ migrations:
 check-generated: generate
 	git diff --exit-code -- ent graph
 
+# Prints the dispatcher's figures on SQLite and on PostgreSQL (started here).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+	GANTRY_TEST_POSTGRES_URL="$${GANTRY_TEST_POSTGRES_URL:-$$(bash scripts/postgres.sh)}" $(GO) run ./bench
 
 vet:
 	$(GO) vet ./...

@@ -1,8 +1,10 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -152,6 +154,8 @@ func (d *Dispatcher) place(ctx context.Context, tx *ent.Tx, jobs []*ent.Containe
 		chosen[dec.Host.ID] = append(chosen[dec.Host.ID], j)
 		byID[dec.Host.ID].Current++ // later jobs in the batch see the slot taken
 	}
+	// Reserve in host id order: every transaction locks hosts in that order.
+	slices.SortFunc(order, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	var changes []Change
 	for _, hid := range order {
 		js, err := d.reserveFor(ctx, tx, hid, chosen[hid])

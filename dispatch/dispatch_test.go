@@ -113,6 +113,9 @@ func (e *env) wait(id uuid.UUID, want ...st.JobStatus) *ent.ContainerJob {
 }
 
 func (e *env) statuses(id uuid.UUID) []string {
+	if err := e.d.Sequence(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
 	evs := e.c.JobEvent.Query().Where(jobevent.JobID(id)).Order(ent.Asc(jobevent.FieldSequence)).AllX(context.Background())
 	out := make([]string, len(evs))
 	for i, ev := range evs {
@@ -166,10 +169,17 @@ func TestTransitionInDatabase(t *testing.T) {
 					}
 					continue
 				}
-				if err != nil || len(evs) != 1 || evs[0].Sequence <= lastSeq {
+				if err != nil || len(evs) != 1 {
 					t.Fatalf("%s>%s: err=%v events=%v", from, to, err, evs)
 				}
-				lastSeq = evs[0].Sequence
+				if err := e.d.Sequence(ctx); err != nil {
+					t.Fatal(err)
+				}
+				seq := e.c.JobEvent.GetX(ctx, evs[0].ID).Sequence
+				if seq == nil || *seq <= lastSeq {
+					t.Fatalf("%s>%s: sequence %v after %d", from, to, seq, lastSeq)
+				}
+				lastSeq = *seq
 				got := e.c.ContainerJob.GetX(ctx, j.ID)
 				if string(got.Status) != to || (st.JobStatus(to).Terminal() && got.CompletedAt == nil) {
 					t.Errorf("%s>%s: row %s completed_at=%v", from, to, got.Status, got.CompletedAt)

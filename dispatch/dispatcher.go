@@ -28,6 +28,7 @@ type Options struct {
 	RetryBase         time.Duration // first retry delay of the default strategy (2s)
 	IdleTick          time.Duration // safety wake-up when nothing signals (5s)
 	LogCap            int           // bytes kept of each of stdout/stderr (256 KiB)
+	Completers        int           // concurrent outcome-applying transactions (4; 1 on SQLite)
 	Router            routing.Router
 	Now               func() time.Time
 	Logger            *slog.Logger
@@ -50,6 +51,9 @@ func (o *Options) defaults() {
 	}
 	if o.LaunchConcurrency <= 0 {
 		o.LaunchConcurrency = 64
+	}
+	if o.Completers <= 0 {
+		o.Completers = 4
 	}
 	if o.LogCap <= 0 {
 		o.LogCap = 256 << 10
@@ -87,21 +91,31 @@ type Dispatcher struct {
 	outcomes  chan outcome
 	launchSem chan struct{}
 
+	seq *sequencer
+
 	mu        sync.Mutex
 	launching map[uuid.UUID]bool // launches in flight
+	settling  map[uuid.UUID]bool // outcomes waiting for the completer
+	settledAt map[uuid.UUID]time.Time
 	stopping  map[uuid.UUID]time.Time
 }
 
 // New returns a dispatcher over db.
 func New(db *store.DB, opts Options) *Dispatcher {
 	opts.defaults()
+	if db.Dialect == store.SQLite {
+		opts.Completers = 1 // one writer at a time anyway
+	}
 	return &Dispatcher{
 		opts: opts, id: opts.ID, client: db.Client, db: db, dialect: db.Dialect, log: opts.Logger.With("replica", opts.ID),
 		execs:     newExecutorCache(db.Client),
 		wake:      make(chan struct{}, 1),
 		outcomes:  make(chan outcome, 1024),
 		launchSem: make(chan struct{}, opts.LaunchConcurrency),
+		seq:       newSequencer(),
 		launching: map[uuid.UUID]bool{},
+		settling:  map[uuid.UUID]bool{},
+		settledAt: map[uuid.UUID]time.Time{},
 		stopping:  map[uuid.UUID]time.Time{},
 	}
 }
@@ -133,7 +147,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.claimLoop(ctx) })
-	g.Go(func() error { return d.completeLoop(ctx) })
+	// Several completers let PostgreSQL commit batches side by side (group
+	// commit); they cannot deadlock, every transaction locks in id order.
+	for range d.opts.Completers {
+		g.Go(func() error { return d.completeLoop(ctx) })
+	}
 	g.Go(func() error { return d.watchLoop(ctx) })
 	g.Go(func() error { return d.leaseLoop(ctx) })
 	if d.dialect == store.Postgres {

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -114,6 +113,7 @@ func (d *Dispatcher) send(ctx context.Context, o outcome) {
 func (d *Dispatcher) doneLaunching(id uuid.UUID) {
 	d.mu.Lock()
 	delete(d.launching, id)
+	d.settledAt[id] = time.Now()
 	d.mu.Unlock()
 }
 
@@ -178,22 +178,35 @@ func (d *Dispatcher) completeLoop(ctx context.Context) error {
 	}
 }
 
-// flush applies a batch; on a conflict it falls back to one transaction per
-// job so one stale job does not hold back the others.
+// flush applies a batch in one transaction. Outcomes whose job moved
+// meanwhile are skipped, not allowed to roll back the others, and resolved
+// after the commit.
 func (d *Dispatcher) flush(ctx context.Context, batch []outcome) {
-	changes := expand(batch, d)
-	if _, err := d.Transition(ctx, changes...); err == nil {
-		runAfter(batch)
-		return
-	} else if ctx.Err() != nil {
+	defer d.settled(batch)
+	var stale []Change
+	_, err := d.transition(ctx, expand(batch, d), &stale)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("batch transition failed", "jobs", len(batch), "err", err)
+		}
 		return
 	}
-	for _, o := range batch {
-		if _, err := d.Transition(ctx, expand([]outcome{o}, d)...); err != nil {
-			d.resolveConflict(ctx, o, err)
-		}
+	for _, c := range stale {
+		d.resolveConflict(ctx, c)
 	}
 	runAfter(batch)
+}
+
+// settled records that the batch's outcomes are applied. The time is kept:
+// a watcher pass whose read began before it must not act on the old rows.
+func (d *Dispatcher) settled(batch []outcome) {
+	now := time.Now()
+	d.mu.Lock()
+	for _, o := range batch {
+		delete(d.settling, o.change.Job.ID)
+		d.settledAt[o.change.Job.ID] = now
+	}
+	d.mu.Unlock()
 }
 
 func runAfter(batch []outcome) {
@@ -236,12 +249,7 @@ func (d *Dispatcher) requeue(j *ent.ContainerJob) Change {
 // resolveConflict handles an outcome whose job moved meanwhile. The one
 // case that matters: a launch finished after the job was cancelled — the
 // execution id must still be recorded so the watcher can stop it.
-func (d *Dispatcher) resolveConflict(ctx context.Context, o outcome, err error) {
-	c := o.change
-	if !errors.Is(err, ErrStale) {
-		d.log.Error("transition failed", "job", c.Job.ID, "to", c.To, "err", err)
-		return
-	}
+func (d *Dispatcher) resolveConflict(ctx context.Context, c Change) {
 	if c.ExecutionID == "" {
 		d.log.Debug("stale transition dropped", "job", c.Job.ID, "to", c.To)
 		return

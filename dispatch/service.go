@@ -53,12 +53,9 @@ func (d *Dispatcher) Submit(ctx context.Context, in SubmitInput) (*ent.Container
 	}
 	var job *ent.ContainerJob
 	_, err = d.inTx(ctx, func(tx *ent.Tx) ([]*ent.JobEvent, error) {
-		j, err := create.builder(tx).Save(ctx)
-		if err != nil {
-			return nil, err
-		}
+		j, evs, err := d.enqueue(ctx, tx, create.builder(tx))
 		job = j
-		return d.apply(ctx, tx, []Change{{Job: j, To: st.StatusQueued, Reason: "submitted"}})
+		return evs, err
 	})
 	if ent.IsConstraintError(err) && in.IdempotencyKey != nil {
 		// A concurrent submit with the same key won the race.

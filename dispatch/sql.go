@@ -23,12 +23,22 @@ import (
 // idx_containerjob_priority_queue (priority DESC, queued_at) WHERE queued_at
 // IS NOT NULL, which holds exactly the queued jobs (queued_at is cleared when
 // a job leaves the queue). PostgreSQL skips rows other replicas hold.
-const claimSQL = `SELECT id FROM container_jobs
+const claimSQL = `SELECT id FROM container_jobs%s
 WHERE queued_at IS NOT NULL AND status = 'queued' AND (scheduled_for IS NULL OR scheduled_for <= ?)
 ORDER BY priority DESC, queued_at ASC
 LIMIT ?`
 
 const claimLockPG = ` FOR UPDATE SKIP LOCKED`
+
+// claimQuery is claimSQL for the dialect. SQLite's planner prefers
+// idx_containerjob_status_queue and then sorts every queued row; naming the
+// partial priority index keeps a claim at a few index steps at any depth.
+func (d *Dispatcher) claimQuery() string {
+	if d.dialect == store.Postgres {
+		return rebind(d.dialect, fmt.Sprintf(claimSQL, "")+claimLockPG)
+	}
+	return fmt.Sprintf(claimSQL, " INDEXED BY idx_containerjob_priority_queue")
+}
 
 // nextScheduledSQL finds when the earliest future job becomes ready
 // (idx_containerjob_scheduled).
@@ -44,23 +54,18 @@ WHERE id = ? AND is_active AND current_job_count + ? <= max_concurrent_jobs`
 const releaseSQL = `UPDATE executor_hosts SET current_job_count =
 CASE WHEN current_job_count >= ? THEN current_job_count - ? ELSE 0 END WHERE id = ?`
 
-// eventLockPG serialises event sequencing until commit: a sequence number
-// is handed out under this lock in the same transaction that commits the
-// event, so events become visible in sequence order and a reader resuming
-// "after N" can never miss an event numbered below N that commits later.
-const eventLockPG = `SELECT pg_advisory_xact_lock(727274)`
-
-const maxSeqSQL = `SELECT coalesce(max(sequence), 0) FROM job_events`
-
 // renewSQL extends this replica's leases on the jobs it watches.
+// Rows are locked in id order, like every other multi-row job update, so
+// renewals cannot deadlock with the completer.
 const renewSQL = `UPDATE container_jobs SET lease_expires_at = ?
-WHERE lease_owner = ? AND status IN ('launching', 'running', 'cancelling')`
+WHERE id IN (SELECT id FROM container_jobs
+  WHERE lease_owner = ? AND status IN ('launching', 'running', 'cancelling') ORDER BY id%s)`
 
 // takeoverSQL adopts active jobs whose owner stopped renewing.
 const takeoverSQL = `UPDATE container_jobs SET lease_owner = ?, lease_expires_at = ?
 WHERE id IN (SELECT id FROM container_jobs
   WHERE status IN ('launching', 'running', 'cancelling') AND (lease_expires_at IS NULL OR lease_expires_at < ?)
-  LIMIT 500%s)`
+  ORDER BY id LIMIT 500%s)`
 
 // recountSQL recomputes every host's counter from the jobs holding slots.
 // Run after locking the host rows, so no reservation interleaves.
@@ -68,7 +73,9 @@ const recountSQL = `UPDATE executor_hosts SET current_job_count = (
   SELECT count(*) FROM container_jobs j
   WHERE j.docker_host_id = executor_hosts.id AND j.status IN ('launching', 'running', 'cancelling'))`
 
-const lockHostsPG = `SELECT id FROM executor_hosts FOR UPDATE`
+// Host rows are always locked in id order (claims reserve in that order
+// too), so recounts and claims cannot deadlock.
+const lockHostsPG = `SELECT id FROM executor_hosts ORDER BY id FOR UPDATE`
 
 // rebind turns "?" placeholders into "$1, $2, …" for PostgreSQL.
 func rebind(dialect, q string) string {
@@ -103,11 +110,7 @@ func (d *Dispatcher) exec(ctx context.Context, q execQuerier, query string, args
 
 // claimIDs returns up to n ready job ids, locked on PostgreSQL.
 func (d *Dispatcher) claimIDs(ctx context.Context, tx *ent.Tx, n int, now time.Time) ([]uuid.UUID, error) {
-	q := claimSQL
-	if d.dialect == store.Postgres {
-		q += claimLockPG
-	}
-	rows, err := tx.QueryContext(ctx, rebind(d.dialect, q), now, n)
+	rows, err := tx.QueryContext(ctx, d.claimQuery(), now, n)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -179,47 +182,69 @@ func (d *Dispatcher) releaseSlots(ctx context.Context, tx *ent.Tx, host uuid.UUI
 	return nil
 }
 
-// appendEvents numbers and inserts events as the last step of a transaction.
+// appendEvents inserts events as the last step of a transaction. SQLite
+// has one writer at a time, so events are numbered right here. PostgreSQL
+// inserts them unnumbered: numbering inside the transaction would need a
+// lock held through every commit and serialise all writers; the sequencer
+// (sequence.go) numbers them after commit instead.
 func (d *Dispatcher) appendEvents(ctx context.Context, tx *ent.Tx, evs []*ent.JobEventCreate) ([]*ent.JobEvent, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
-	if d.dialect == store.Postgres {
-		if _, err := tx.ExecContext(ctx, eventLockPG); err != nil {
-			return nil, fmt.Errorf("event lock: %w", err)
+	if d.dialect == store.SQLite {
+		last, err := maxSequence(ctx, tx)
+		if err != nil {
+			return nil, err
 		}
-	}
-	var last int64
-	rows, err := tx.QueryContext(ctx, maxSeqSQL)
-	if err != nil {
-		return nil, fmt.Errorf("event sequence: %w", err)
-	}
-	if rows.Next() {
-		err = rows.Scan(&last)
-	}
-	rows.Close()
-	if err != nil {
-		return nil, fmt.Errorf("event sequence: %w", err)
-	}
-	for i, ev := range evs {
-		ev.SetSequence(last + int64(i) + 1)
+		for i, ev := range evs {
+			ev.SetSequence(last + int64(i) + 1)
+		}
 	}
 	out, err := tx.JobEvent.CreateBulk(evs...).Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("append events: %w", err)
 	}
-	if d.dialect == store.Postgres {
-		// Delivered on commit only; carries the newest sequence to other replicas.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_notify('gantry_events', $1)`, strconv.FormatInt(last+int64(len(evs)), 10)); err != nil {
-			return nil, fmt.Errorf("notify: %w", err)
-		}
-	}
 	return out, nil
 }
 
+const maxSeqSQL = `SELECT coalesce(max(sequence), 0) FROM job_events`
+
+func maxSequence(ctx context.Context, q execQuerier) (int64, error) {
+	var last int64
+	rows, err := q.QueryContext(ctx, maxSeqSQL)
+	if err != nil {
+		return 0, fmt.Errorf("event sequence: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(&last); err != nil {
+			return 0, fmt.Errorf("event sequence: %w", err)
+		}
+	}
+	return last, rows.Err()
+}
+
+// sequenceSQL numbers committed, unnumbered events in creation order, after
+// the highest number handed out so far. It runs under sequenceLockPG in a
+// transaction of its own, so numbers become visible strictly in order: a
+// reader that has seen N never later finds a new event numbered below N.
+const sequenceSQL = `WITH base AS (SELECT coalesce(max(sequence), 0) AS m FROM job_events),
+pending AS (
+  SELECT id, row_number() OVER (ORDER BY created_at, id) AS rn FROM job_events
+  WHERE sequence IS NULL ORDER BY created_at, id LIMIT 5000)
+UPDATE job_events SET sequence = base.m + pending.rn FROM base, pending
+WHERE job_events.id = pending.id
+RETURNING job_events.id, job_events.sequence`
+
+const sequenceLockPG = `SELECT pg_advisory_xact_lock(727274)`
+
 // renewLeases extends this replica's leases.
 func (d *Dispatcher) renewLeases(ctx context.Context, until time.Time) error {
-	_, err := d.exec(ctx, d.client, renewSQL, until, d.id)
+	lock := ""
+	if d.dialect == store.Postgres {
+		lock = " FOR UPDATE"
+	}
+	_, err := d.exec(ctx, d.client, fmt.Sprintf(renewSQL, lock), until, d.id)
 	return err
 }
 
@@ -260,4 +285,44 @@ func (d *Dispatcher) notifyWork(ctx context.Context, tx *ent.Tx) error {
 		return fmt.Errorf("notify work: %w", err)
 	}
 	return nil
+}
+
+// ProbeClaim times one claim query of a full batch inside a transaction
+// that is rolled back: it changes nothing. For benchmarks.
+func (d *Dispatcher) ProbeClaim(ctx context.Context) (time.Duration, int, error) {
+	tx, err := d.client.Tx(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback()
+	start := time.Now()
+	ids, err := d.claimIDs(ctx, tx, d.opts.BatchSize, d.now())
+	return time.Since(start), len(ids), err
+}
+
+// ExplainClaim returns the database's plan for the claim query.
+func (d *Dispatcher) ExplainClaim(ctx context.Context) (string, error) {
+	prefix := "EXPLAIN QUERY PLAN "
+	if d.dialect == store.Postgres {
+		prefix = "EXPLAIN "
+	}
+	rows, err := d.client.QueryContext(ctx, prefix+d.claimQuery(), d.now(), d.opts.BatchSize)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var b strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", err
+		}
+		fmt.Fprintln(&b, vals[len(vals)-1])
+	}
+	return b.String(), rows.Err()
 }

@@ -1,9 +1,11 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,6 +15,7 @@ import (
 	"github.com/gantry/gantry/ent/schema"
 	st "github.com/gantry/gantry/ent/schematype"
 	"github.com/gantry/gantry/errs"
+	"github.com/gantry/gantry/store"
 )
 
 // Change is one status change of one job.
@@ -36,14 +39,31 @@ var ErrStale = errors.New("job changed concurrently")
 // timestamps set and its host slot released when it stops holding one; the
 // JobEvents are appended last, under the sequence lock. Nothing else in
 // Gantry writes a job's status.
+//
+// Rows are locked in a fixed order — jobs by id, then hosts by id, then the
+// event lock — so concurrent transactions on PostgreSQL cannot deadlock.
 func (d *Dispatcher) apply(ctx context.Context, tx *ent.Tx, changes []Change) ([]*ent.JobEvent, error) {
+	return d.applyTolerant(ctx, tx, changes, nil)
+}
+
+// applyTolerant is apply that, when stale is not nil, skips changes whose
+// job moved meanwhile (collecting them) instead of failing the whole batch.
+func (d *Dispatcher) applyTolerant(ctx context.Context, tx *ent.Tx, changes []Change, stale *[]Change) ([]*ent.JobEvent, error) {
 	ctx = schema.Trusted(ctx)
+	changes = slices.Clone(changes)
+	slices.SortStableFunc(changes, func(a, b Change) int { return bytes.Compare(a.Job.ID[:], b.Job.ID[:]) })
 	now := d.now()
 	release := map[uuid.UUID]int{}
 	events := make([]*ent.JobEventCreate, 0, len(changes))
-	for _, c := range changes {
+	for i, c := range changes {
 		from := c.Job.Status
-		ev, err := applyOne(ctx, tx, c, now)
+		// Events of one transaction get distinct, increasing times (µs, what
+		// PostgreSQL keeps), so the sequencer numbers them in this order.
+		ev, err := applyOne(ctx, tx, c, now.Add(time.Duration(i)*time.Microsecond))
+		if stale != nil && errors.Is(err, ErrStale) {
+			*stale = append(*stale, c)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -52,17 +72,47 @@ func (d *Dispatcher) apply(ctx context.Context, tx *ent.Tx, changes []Change) ([
 		}
 		events = append(events, ev)
 	}
-	for host, n := range release {
-		if err := d.releaseSlots(ctx, tx, host, n); err != nil {
+	for _, host := range sortedIDs(release) {
+		if err := d.releaseSlots(ctx, tx, host, release[host]); err != nil {
 			return nil, err
 		}
 	}
 	if len(release) > 0 || queues(changes) {
+		// (Stale changes in a tolerant batch may be counted here; a
+		// spurious wake-up costs one empty claim.)
 		if err := d.notifyWork(ctx, tx); err != nil {
 			return nil, err
 		}
 	}
 	return d.appendEvents(ctx, tx, events)
+}
+
+func sortedIDs(m map[uuid.UUID]int) []uuid.UUID {
+	ids := make([]uuid.UUID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}
+
+// enqueue creates a job directly in queued (pending -> queued in one step,
+// one event): a submit is then a single INSERT per row, not an INSERT and
+// an UPDATE.
+func (d *Dispatcher) enqueue(ctx context.Context, tx *ent.Tx, create *ent.ContainerJobCreate) (*ent.ContainerJob, []*ent.JobEvent, error) {
+	now := d.now()
+	j, err := create.SetStatus(st.StatusQueued).SetQueuedAt(now).Save(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev := tx.JobEvent.Create().SetJobID(j.ID).SetFromStatus(st.StatusPending).SetToStatus(st.StatusQueued).
+		SetReason("submitted").SetExecutorType(j.ExecutorType).SetAttempt(j.RetryCount).SetCreatedAt(now).
+		SetNillableHostID(j.DockerHostID)
+	if err := d.notifyWork(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+	evs, err := d.appendEvents(ctx, tx, []*ent.JobEventCreate{ev})
+	return j, evs, err
 }
 
 // queues reports whether a change puts a job in the queue.
@@ -163,7 +213,11 @@ func (d *Dispatcher) inTx(ctx context.Context, f func(tx *ent.Tx) ([]*ent.JobEve
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	d.publish(evs)
+	if d.dialect == store.Postgres {
+		d.kickSequencer() // numbers and then publishes the events
+	} else {
+		d.publish(evs)
+	}
 	if wakes(evs) {
 		d.Wake()
 	}
@@ -174,11 +228,15 @@ func (d *Dispatcher) inTx(ctx context.Context, f func(tx *ent.Tx) ([]*ent.JobEve
 // On failure the jobs' in-memory statuses are restored, so the same changes
 // can be retried one by one.
 func (d *Dispatcher) Transition(ctx context.Context, changes ...Change) ([]*ent.JobEvent, error) {
+	return d.transition(ctx, changes, nil)
+}
+
+func (d *Dispatcher) transition(ctx context.Context, changes []Change, stale *[]Change) ([]*ent.JobEvent, error) {
 	before := make([]st.JobStatus, len(changes))
 	for i, c := range changes {
 		before[i] = c.Job.Status
 	}
-	evs, err := d.inTx(ctx, func(tx *ent.Tx) ([]*ent.JobEvent, error) { return d.apply(ctx, tx, changes) })
+	evs, err := d.inTx(ctx, func(tx *ent.Tx) ([]*ent.JobEvent, error) { return d.applyTolerant(ctx, tx, changes, stale) })
 	if err != nil {
 		for i := len(changes) - 1; i >= 0; i-- {
 			changes[i].Job.Status = before[i]

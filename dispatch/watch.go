@@ -29,6 +29,8 @@ func (d *Dispatcher) watchLoop(ctx context.Context) error {
 }
 
 func (d *Dispatcher) watchOnce(ctx context.Context) error {
+	since := time.Now()
+	d.forgetSettled(since.Add(-time.Minute))
 	jobs, err := d.client.ContainerJob.Query().
 		Where(containerjob.LeaseOwner(d.id), containerjob.StatusIn(st.StatusLaunching, st.StatusRunning, st.StatusCancelling)).
 		All(ctx)
@@ -36,20 +38,40 @@ func (d *Dispatcher) watchOnce(ctx context.Context) error {
 		return fmt.Errorf("list watched jobs: %w", err)
 	}
 	for _, j := range jobs {
-		if d.isLaunching(j) {
+		if d.busy(j, since) {
 			continue
 		}
 		if o, ok := d.check(ctx, j); ok {
+			d.settle(j)
 			d.send(ctx, o)
 		}
 	}
 	return nil
 }
 
-func (d *Dispatcher) isLaunching(j *ent.ContainerJob) bool {
+// busy reports whether j has a launch in flight, an outcome waiting for the
+// completer, or one applied after this pass read its row: checking it would
+// only produce a stale duplicate.
+func (d *Dispatcher) busy(j *ent.ContainerJob, since time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.launching[j.ID]
+	return d.launching[j.ID] || d.settling[j.ID] || !d.settledAt[j.ID].Before(since)
+}
+
+func (d *Dispatcher) forgetSettled(before time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, t := range d.settledAt {
+		if t.Before(before) {
+			delete(d.settledAt, id)
+		}
+	}
+}
+
+func (d *Dispatcher) settle(j *ent.ContainerJob) {
+	d.mu.Lock()
+	d.settling[j.ID] = true
+	d.mu.Unlock()
 }
 
 // check decides a watched job's next step, if it has one now.

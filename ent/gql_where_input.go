@@ -3106,14 +3106,16 @@ type JobEventWhereInput struct {
 	IDLTE   *uuid.UUID  `json:"idLTE,omitempty"`
 
 	// "sequence" field predicates.
-	Sequence      *int64  `json:"sequence,omitempty"`
-	SequenceNEQ   *int64  `json:"sequenceNEQ,omitempty"`
-	SequenceIn    []int64 `json:"sequenceIn,omitempty"`
-	SequenceNotIn []int64 `json:"sequenceNotIn,omitempty"`
-	SequenceGT    *int64  `json:"sequenceGT,omitempty"`
-	SequenceGTE   *int64  `json:"sequenceGTE,omitempty"`
-	SequenceLT    *int64  `json:"sequenceLT,omitempty"`
-	SequenceLTE   *int64  `json:"sequenceLTE,omitempty"`
+	Sequence       *int64  `json:"sequence,omitempty"`
+	SequenceNEQ    *int64  `json:"sequenceNEQ,omitempty"`
+	SequenceIn     []int64 `json:"sequenceIn,omitempty"`
+	SequenceNotIn  []int64 `json:"sequenceNotIn,omitempty"`
+	SequenceGT     *int64  `json:"sequenceGT,omitempty"`
+	SequenceGTE    *int64  `json:"sequenceGTE,omitempty"`
+	SequenceLT     *int64  `json:"sequenceLT,omitempty"`
+	SequenceLTE    *int64  `json:"sequenceLTE,omitempty"`
+	SequenceIsNil  bool    `json:"sequenceIsNil,omitempty"`
+	SequenceNotNil bool    `json:"sequenceNotNil,omitempty"`
 
 	// "job_id" field predicates.
 	JobID      *uuid.UUID  `json:"jobID,omitempty"`
@@ -3311,6 +3313,12 @@ func (i *JobEventWhereInput) P() (predicate.JobEvent, error) {
 	}
 	if i.SequenceLTE != nil {
 		predicates = append(predicates, jobevent.SequenceLTE(*i.SequenceLTE))
+	}
+	if i.SequenceIsNil {
+		predicates = append(predicates, jobevent.SequenceIsNil())
+	}
+	if i.SequenceNotNil {
+		predicates = append(predicates, jobevent.SequenceNotNil())
 	}
 	if i.JobID != nil {
 		predicates = append(predicates, jobevent.JobIDEQ(*i.JobID))

@@ -21,8 +21,8 @@ type JobEvent struct {
 	config `json:"-"`
 	// ID of the ent.
 	ID uuid.UUID `json:"id,omitempty"`
-	// Monotonically increasing position in the global event stream; the subscription cursor
-	Sequence int64 `json:"sequence,omitempty"`
+	// Monotonically increasing position in the global event stream; the subscription cursor. Null for a moment after commit on PostgreSQL, until the sequencer numbers the event
+	Sequence *int64 `json:"sequence,omitempty"`
 	// The job whose status changed
 	JobID uuid.UUID `json:"job_id,omitempty"`
 	// Status before the change; null for the first event
@@ -120,7 +120,8 @@ func (_m *JobEvent) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field sequence", values[i])
 			} else if value.Valid {
-				_m.Sequence = value.Int64
+				_m.Sequence = new(int64)
+				*_m.Sequence = value.Int64
 			}
 		case jobevent.FieldJobID:
 			if value, ok := values[i].(*uuid.UUID); !ok {
@@ -218,8 +219,10 @@ func (_m *JobEvent) String() string {
 	var builder strings.Builder
 	builder.WriteString("JobEvent(")
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
-	builder.WriteString("sequence=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Sequence))
+	if v := _m.Sequence; v != nil {
+		builder.WriteString("sequence=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("job_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.JobID))

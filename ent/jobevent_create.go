@@ -33,6 +33,14 @@ func (_c *JobEventCreate) SetSequence(v int64) *JobEventCreate {
 	return _c
 }
 
+// SetNillableSequence sets the "sequence" field if the given value is not nil.
+func (_c *JobEventCreate) SetNillableSequence(v *int64) *JobEventCreate {
+	if v != nil {
+		_c.SetSequence(*v)
+	}
+	return _c
+}
+
 // SetJobID sets the "job_id" field.
 func (_c *JobEventCreate) SetJobID(v uuid.UUID) *JobEventCreate {
 	_c.mutation.SetJobID(v)
@@ -212,9 +220,6 @@ func (_c *JobEventCreate) defaults() {
 
 // check runs all checks and user-defined validators on the builder.
 func (_c *JobEventCreate) check() error {
-	if _, ok := _c.mutation.Sequence(); !ok {
-		return &ValidationError{Name: "sequence", err: errors.New(`ent: missing required field "JobEvent.sequence"`)}
-	}
 	if _, ok := _c.mutation.JobID(); !ok {
 		return &ValidationError{Name: "job_id", err: errors.New(`ent: missing required field "JobEvent.job_id"`)}
 	}
@@ -289,7 +294,7 @@ func (_c *JobEventCreate) createSpec() (*JobEvent, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.Sequence(); ok {
 		_spec.SetField(jobevent.FieldSequence, field.TypeInt64, value)
-		_node.Sequence = value
+		_node.Sequence = &value
 	}
 	if value, ok := _c.mutation.FromStatus(); ok {
 		_spec.SetField(jobevent.FieldFromStatus, field.TypeEnum, value)
@@ -401,6 +406,30 @@ type (
 	}
 )
 
+// SetSequence sets the "sequence" field.
+func (u *JobEventUpsert) SetSequence(v int64) *JobEventUpsert {
+	u.Set(jobevent.FieldSequence, v)
+	return u
+}
+
+// UpdateSequence sets the "sequence" field to the value that was provided on create.
+func (u *JobEventUpsert) UpdateSequence() *JobEventUpsert {
+	u.SetExcluded(jobevent.FieldSequence)
+	return u
+}
+
+// AddSequence adds v to the "sequence" field.
+func (u *JobEventUpsert) AddSequence(v int64) *JobEventUpsert {
+	u.Add(jobevent.FieldSequence, v)
+	return u
+}
+
+// ClearSequence clears the value of the "sequence" field.
+func (u *JobEventUpsert) ClearSequence() *JobEventUpsert {
+	u.SetNull(jobevent.FieldSequence)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -417,9 +446,6 @@ func (u *JobEventUpsertOne) UpdateNewValues() *JobEventUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		if _, exists := u.create.mutation.ID(); exists {
 			s.SetIgnore(jobevent.FieldID)
-		}
-		if _, exists := u.create.mutation.Sequence(); exists {
-			s.SetIgnore(jobevent.FieldSequence)
 		}
 		if _, exists := u.create.mutation.JobID(); exists {
 			s.SetIgnore(jobevent.FieldJobID)
@@ -474,6 +500,34 @@ func (u *JobEventUpsertOne) Update(set func(*JobEventUpsert)) *JobEventUpsertOne
 		set(&JobEventUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetSequence sets the "sequence" field.
+func (u *JobEventUpsertOne) SetSequence(v int64) *JobEventUpsertOne {
+	return u.Update(func(s *JobEventUpsert) {
+		s.SetSequence(v)
+	})
+}
+
+// AddSequence adds v to the "sequence" field.
+func (u *JobEventUpsertOne) AddSequence(v int64) *JobEventUpsertOne {
+	return u.Update(func(s *JobEventUpsert) {
+		s.AddSequence(v)
+	})
+}
+
+// UpdateSequence sets the "sequence" field to the value that was provided on create.
+func (u *JobEventUpsertOne) UpdateSequence() *JobEventUpsertOne {
+	return u.Update(func(s *JobEventUpsert) {
+		s.UpdateSequence()
+	})
+}
+
+// ClearSequence clears the value of the "sequence" field.
+func (u *JobEventUpsertOne) ClearSequence() *JobEventUpsertOne {
+	return u.Update(func(s *JobEventUpsert) {
+		s.ClearSequence()
+	})
 }
 
 // Exec executes the query.
@@ -659,9 +713,6 @@ func (u *JobEventUpsertBulk) UpdateNewValues() *JobEventUpsertBulk {
 			if _, exists := b.mutation.ID(); exists {
 				s.SetIgnore(jobevent.FieldID)
 			}
-			if _, exists := b.mutation.Sequence(); exists {
-				s.SetIgnore(jobevent.FieldSequence)
-			}
 			if _, exists := b.mutation.JobID(); exists {
 				s.SetIgnore(jobevent.FieldJobID)
 			}
@@ -716,6 +767,34 @@ func (u *JobEventUpsertBulk) Update(set func(*JobEventUpsert)) *JobEventUpsertBu
 		set(&JobEventUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetSequence sets the "sequence" field.
+func (u *JobEventUpsertBulk) SetSequence(v int64) *JobEventUpsertBulk {
+	return u.Update(func(s *JobEventUpsert) {
+		s.SetSequence(v)
+	})
+}
+
+// AddSequence adds v to the "sequence" field.
+func (u *JobEventUpsertBulk) AddSequence(v int64) *JobEventUpsertBulk {
+	return u.Update(func(s *JobEventUpsert) {
+		s.AddSequence(v)
+	})
+}
+
+// UpdateSequence sets the "sequence" field to the value that was provided on create.
+func (u *JobEventUpsertBulk) UpdateSequence() *JobEventUpsertBulk {
+	return u.Update(func(s *JobEventUpsert) {
+		s.UpdateSequence()
+	})
+}
+
+// ClearSequence clears the value of the "sequence" field.
+func (u *JobEventUpsertBulk) ClearSequence() *JobEventUpsertBulk {
+	return u.Update(func(s *JobEventUpsert) {
+		s.ClearSequence()
+	})
 }
 
 // Exec executes the query.

@@ -28,6 +28,33 @@ func (_u *JobEventUpdate) Where(ps ...predicate.JobEvent) *JobEventUpdate {
 	return _u
 }
 
+// SetSequence sets the "sequence" field.
+func (_u *JobEventUpdate) SetSequence(v int64) *JobEventUpdate {
+	_u.mutation.ResetSequence()
+	_u.mutation.SetSequence(v)
+	return _u
+}
+
+// SetNillableSequence sets the "sequence" field if the given value is not nil.
+func (_u *JobEventUpdate) SetNillableSequence(v *int64) *JobEventUpdate {
+	if v != nil {
+		_u.SetSequence(*v)
+	}
+	return _u
+}
+
+// AddSequence adds value to the "sequence" field.
+func (_u *JobEventUpdate) AddSequence(v int64) *JobEventUpdate {
+	_u.mutation.AddSequence(v)
+	return _u
+}
+
+// ClearSequence clears the value of the "sequence" field.
+func (_u *JobEventUpdate) ClearSequence() *JobEventUpdate {
+	_u.mutation.ClearSequence()
+	return _u
+}
+
 // Mutation returns the JobEventMutation object of the builder.
 func (_u *JobEventUpdate) Mutation() *JobEventMutation {
 	return _u.mutation
@@ -86,6 +113,15 @@ func (_u *JobEventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if value, ok := _u.mutation.Sequence(); ok {
+		_spec.SetField(jobevent.FieldSequence, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSequence(); ok {
+		_spec.AddField(jobevent.FieldSequence, field.TypeInt64, value)
+	}
+	if _u.mutation.SequenceCleared() {
+		_spec.ClearField(jobevent.FieldSequence, field.TypeInt64)
+	}
 	if _u.mutation.FromStatusCleared() {
 		_spec.ClearField(jobevent.FieldFromStatus, field.TypeEnum)
 	}
@@ -109,6 +145,33 @@ type JobEventUpdateOne struct {
 	hooks     []Hook
 	mutation  *JobEventMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetSequence sets the "sequence" field.
+func (_u *JobEventUpdateOne) SetSequence(v int64) *JobEventUpdateOne {
+	_u.mutation.ResetSequence()
+	_u.mutation.SetSequence(v)
+	return _u
+}
+
+// SetNillableSequence sets the "sequence" field if the given value is not nil.
+func (_u *JobEventUpdateOne) SetNillableSequence(v *int64) *JobEventUpdateOne {
+	if v != nil {
+		_u.SetSequence(*v)
+	}
+	return _u
+}
+
+// AddSequence adds value to the "sequence" field.
+func (_u *JobEventUpdateOne) AddSequence(v int64) *JobEventUpdateOne {
+	_u.mutation.AddSequence(v)
+	return _u
+}
+
+// ClearSequence clears the value of the "sequence" field.
+func (_u *JobEventUpdateOne) ClearSequence() *JobEventUpdateOne {
+	_u.mutation.ClearSequence()
+	return _u
 }
 
 // Mutation returns the JobEventMutation object of the builder.
@@ -198,6 +261,15 @@ func (_u *JobEventUpdateOne) sqlSave(ctx context.Context) (_node *JobEvent, err 
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.Sequence(); ok {
+		_spec.SetField(jobevent.FieldSequence, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSequence(); ok {
+		_spec.AddField(jobevent.FieldSequence, field.TypeInt64, value)
+	}
+	if _u.mutation.SequenceCleared() {
+		_spec.ClearField(jobevent.FieldSequence, field.TypeInt64)
 	}
 	if _u.mutation.FromStatusCleared() {
 		_spec.ClearField(jobevent.FieldFromStatus, field.TypeEnum)

@@ -6730,7 +6730,7 @@ func (m *JobEventMutation) Sequence() (r int64, exists bool) {
 // OldSequence returns the old "sequence" field's value of the JobEvent entity.
 // If the JobEvent object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *JobEventMutation) OldSequence(ctx context.Context) (v int64, err error) {
+func (m *JobEventMutation) OldSequence(ctx context.Context) (v *int64, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldSequence is only allowed on UpdateOne operations")
 	}
@@ -6762,10 +6762,24 @@ func (m *JobEventMutation) AddedSequence() (r int64, exists bool) {
 	return *v, true
 }
 
+// ClearSequence clears the value of the "sequence" field.
+func (m *JobEventMutation) ClearSequence() {
+	m.sequence = nil
+	m.addsequence = nil
+	m.clearedFields[jobevent.FieldSequence] = struct{}{}
+}
+
+// SequenceCleared returns if the "sequence" field was cleared in this mutation.
+func (m *JobEventMutation) SequenceCleared() bool {
+	_, ok := m.clearedFields[jobevent.FieldSequence]
+	return ok
+}
+
 // ResetSequence resets all changes to the "sequence" field.
 func (m *JobEventMutation) ResetSequence() {
 	m.sequence = nil
 	m.addsequence = nil
+	delete(m.clearedFields, jobevent.FieldSequence)
 }
 
 // SetJobID sets the "job_id" field.
@@ -7400,6 +7414,9 @@ func (m *JobEventMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *JobEventMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(jobevent.FieldSequence) {
+		fields = append(fields, jobevent.FieldSequence)
+	}
 	if m.FieldCleared(jobevent.FieldFromStatus) {
 		fields = append(fields, jobevent.FieldFromStatus)
 	}
@@ -7420,6 +7437,9 @@ func (m *JobEventMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *JobEventMutation) ClearField(name string) error {
 	switch name {
+	case jobevent.FieldSequence:
+		m.ClearSequence()
+		return nil
 	case jobevent.FieldFromStatus:
 		m.ClearFromStatus()
 		return nil

@@ -127,6 +127,16 @@ func SequenceLTE(v int64) predicate.JobEvent {
 	return predicate.JobEvent(sql.FieldLTE(FieldSequence, v))
 }
 
+// SequenceIsNil applies the IsNil predicate on the "sequence" field.
+func SequenceIsNil() predicate.JobEvent {
+	return predicate.JobEvent(sql.FieldIsNull(FieldSequence))
+}
+
+// SequenceNotNil applies the NotNil predicate on the "sequence" field.
+func SequenceNotNil() predicate.JobEvent {
+	return predicate.JobEvent(sql.FieldNotNull(FieldSequence))
+}
+
 // JobIDEQ applies the EQ predicate on the "job_id" field.
 func JobIDEQ(v uuid.UUID) predicate.JobEvent {
 	return predicate.JobEvent(sql.FieldEQ(FieldJobID, v))

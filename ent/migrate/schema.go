@@ -195,7 +195,7 @@ var (
 	// JobEventsColumns holds the columns for the "job_events" table.
 	JobEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
-		{Name: "sequence", Type: field.TypeInt64, Unique: true},
+		{Name: "sequence", Type: field.TypeInt64, Unique: true, Nullable: true},
 		{Name: "from_status", Type: field.TypeEnum, Nullable: true, Enums: []string{"pending", "queued", "launching", "running", "completed", "failed", "timeout", "cancelling", "cancelled", "retrying"}},
 		{Name: "to_status", Type: field.TypeEnum, Enums: []string{"pending", "queued", "launching", "running", "completed", "failed", "timeout", "cancelling", "cancelled", "retrying"}},
 		{Name: "reason", Type: field.TypeString, Size: 2147483647, Default: ""},
@@ -229,6 +229,14 @@ var (
 				Name:    "jobevent_job_id_sequence",
 				Unique:  false,
 				Columns: []*schema.Column{JobEventsColumns[8], JobEventsColumns[1]},
+			},
+			{
+				Name:    "idx_jobevent_unsequenced",
+				Unique:  false,
+				Columns: []*schema.Column{JobEventsColumns[7]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "sequence IS NULL",
+				},
 			},
 		},
 	}

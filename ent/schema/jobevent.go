@@ -26,8 +26,8 @@ func (JobEvent) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}} }
 // Fields of the JobEvent.
 func (JobEvent) Fields() []ent.Field {
 	return []ent.Field{
-		field.Int64("sequence").Unique().Immutable().
-			Comment("Monotonically increasing position in the global event stream; the subscription cursor").
+		field.Int64("sequence").Optional().Nillable().Unique().
+			Comment("Monotonically increasing position in the global event stream; the subscription cursor. Null for a moment after commit on PostgreSQL, until the sequencer numbers the event").
 			Annotations(entgql.OrderField("SEQUENCE")),
 		field.UUID("job_id", uuidType).Immutable().
 			Comment("The job whose status changed"),
@@ -63,6 +63,9 @@ func (JobEvent) Edges() []ent.Edge {
 func (JobEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("job_id", "sequence"),
+		// The sequencer's work list: committed events not yet numbered.
+		index.Fields("created_at").StorageKey("idx_jobevent_unsequenced").
+			Annotations(entsql.IndexWhere("sequence IS NULL")),
 	}
 }
 

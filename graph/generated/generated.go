@@ -3186,9 +3186,9 @@ enum ExecutorType @goModel(model: "github.com/gantry/gantry/ent/schematype.Execu
 type JobEvent implements Node {
   id: ID!
   """
-  Monotonically increasing position in the global event stream; the subscription cursor
+  Monotonically increasing position in the global event stream; the subscription cursor. Null for a moment after commit on PostgreSQL, until the sequencer numbers the event
   """
-  sequence: Int!
+  sequence: Int
   """
   The job whose status changed
   """
@@ -3304,6 +3304,8 @@ input JobEventWhereInput {
   sequenceGTE: Int
   sequenceLT: Int
   sequenceLTE: Int
+  sequenceIsNil: Boolean
+  sequenceNotNil: Boolean
   """
   job_id field predicates
   """
@@ -7585,11 +7587,11 @@ func (ec *executionContext) _JobEvent_sequence(ctx context.Context, field graphq
 			return obj.Sequence, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
-			return ec.marshalNInt2int64(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_JobEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15433,7 +15435,7 @@ func (ec *executionContext) unmarshalInputJobEventWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "sequence", "sequenceNEQ", "sequenceIn", "sequenceNotIn", "sequenceGT", "sequenceGTE", "sequenceLT", "sequenceLTE", "jobID", "jobIDNEQ", "jobIDIn", "jobIDNotIn", "fromStatus", "fromStatusNEQ", "fromStatusIn", "fromStatusNotIn", "fromStatusIsNil", "fromStatusNotNil", "toStatus", "toStatusNEQ", "toStatusIn", "toStatusNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "hostID", "hostIDNEQ", "hostIDIn", "hostIDNotIn", "hostIDIsNil", "hostIDNotNil", "executorType", "executorTypeNEQ", "executorTypeIn", "executorTypeNotIn", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "hasJob", "hasJobWith", "hasHost", "hasHostWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "sequence", "sequenceNEQ", "sequenceIn", "sequenceNotIn", "sequenceGT", "sequenceGTE", "sequenceLT", "sequenceLTE", "sequenceIsNil", "sequenceNotNil", "jobID", "jobIDNEQ", "jobIDIn", "jobIDNotIn", "fromStatus", "fromStatusNEQ", "fromStatusIn", "fromStatusNotIn", "fromStatusIsNil", "fromStatusNotNil", "toStatus", "toStatusNEQ", "toStatusIn", "toStatusNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "hostID", "hostIDNEQ", "hostIDIn", "hostIDNotIn", "hostIDIsNil", "hostIDNotNil", "executorType", "executorTypeNEQ", "executorTypeIn", "executorTypeNotIn", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "hasJob", "hasJobWith", "hasHost", "hasHostWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15573,6 +15575,20 @@ func (ec *executionContext) unmarshalInputJobEventWhereInput(ctx context.Context
 				return it, err
 			}
 			it.SequenceLTE = data
+		case "sequenceIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sequenceIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SequenceIsNil = data
+		case "sequenceNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sequenceNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SequenceNotNil = data
 		case "jobID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jobID"))
 			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
@@ -17539,7 +17555,7 @@ func (ec *executionContext) _JobEvent(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "sequence":
 			out.Values[i] = ec._JobEvent_sequence(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "jobID":
