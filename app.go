@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gantry/gantry/dispatch"
+	"github.com/gantry/gantry/ent"
+	"github.com/gantry/gantry/events"
 	_ "github.com/gantry/gantry/executors/mock" // executor backends register themselves
 	"github.com/gantry/gantry/graph"
 	"github.com/gantry/gantry/migrations"
@@ -17,9 +19,10 @@ import (
 
 // app is the wired server: database, migrations, dispatcher, resolvers.
 type app struct {
-	db   *store.DB
-	mg   *migrations.Migrator
-	disp *dispatch.Dispatcher
+	db     *store.DB
+	mg     *migrations.Migrator
+	disp   *dispatch.Dispatcher
+	broker *events.Broker
 }
 
 // openApp migrates the database to the latest version and connects.
@@ -42,11 +45,13 @@ func openApp(ctx context.Context, databaseURL string) (*app, error) {
 		return nil, err
 	}
 	slog.Info("database ready", "database", cfg.Display)
-	return &app{db: db, mg: mg, disp: dispatch.New(db, dispatch.Options{})}, nil
+	broker := events.NewBroker(db, slog.Default())
+	disp := dispatch.New(db, dispatch.Options{Publish: func([]*ent.JobEvent) { broker.Notify() }})
+	return &app{db: db, mg: mg, disp: disp, broker: broker}, nil
 }
 
 func (a *app) resolver() *graph.Resolver {
-	return &graph.Resolver{Client: a.db.Client, Dispatcher: a.disp}
+	return &graph.Resolver{Client: a.db.Client, Dispatcher: a.disp, Broker: a.broker}
 }
 
 // ready reports whether the database answers and its schema is current.

@@ -145,6 +145,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	brokered := make(chan error, 1)
+	go func() { brokered <- app.broker.Run(ctx) }()
 	dispatched := make(chan error, 1)
 	if cfg.dispatch {
 		go func() { dispatched <- app.disp.Run(ctx) }()
@@ -153,7 +155,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	err = listenAndServe(ctx, cfg.addr, logRequests(handler))
 	cancel()
-	return errors.Join(err, <-dispatched)
+	return errors.Join(err, <-dispatched, <-brokered)
 }
 
 // listenAndServe serves until ctx ends, then drains for up to 15 seconds.

@@ -51,10 +51,14 @@ func (r *queryResolver) JobEvents(ctx context.Context, after *entgql.Cursor[uuid
 // ExecutorHost returns generated.ExecutorHostResolver implementation.
 func (r *Resolver) ExecutorHost() generated.ExecutorHostResolver { return &executorHostResolver{r} }
 
+// JobEvent returns generated.JobEventResolver implementation.
+func (r *Resolver) JobEvent() generated.JobEventResolver { return &jobEventResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
 	executorHostResolver struct{ *Resolver }
+	jobEventResolver     struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
 )

@@ -8,24 +8,42 @@ import (
 	"time"
 
 	"github.com/gantry/gantry/dispatch"
+	"github.com/gantry/gantry/ent"
+	"github.com/gantry/gantry/events"
 	_ "github.com/gantry/gantry/executors/mock"
 	"github.com/gantry/gantry/graph"
 	"github.com/gantry/gantry/graph/graphtest"
+	"github.com/gantry/gantry/store"
 	"github.com/gantry/gantry/store/storetest"
 )
 
-// newDispatchingServer serves the API with a running dispatcher.
+// newDispatchingServer serves the API with a running dispatcher and broker.
 func newDispatchingServer(t *testing.T, dialect string) graphtest.Client {
 	t.Helper()
-	db := storetest.Open(t, dialect)
-	d := dispatch.New(db, dispatch.Options{PollInterval: 10 * time.Millisecond, StopGrace: 200 * time.Millisecond})
+	return serveReplica(t, storetest.Open(t, dialect), true)
+}
+
+// serveReplica is one server replica over db; dispatching runs the
+// dispatch loop (an API-only replica still submits and publishes).
+func serveReplica(t *testing.T, db *store.DB, dispatching bool) graphtest.Client {
+	t.Helper()
+	broker := events.NewBroker(db, nil)
+	d := dispatch.New(db, dispatch.Options{PollInterval: 10 * time.Millisecond, StopGrace: 200 * time.Millisecond,
+		Publish: func([]*ent.JobEvent) { broker.Notify() }})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	srv := httptest.NewServer(graph.NewHandler(&graph.Resolver{Client: db.Client, Dispatcher: d}, graph.Options{}))
+	done := make(chan error, 2)
+	go func() { done <- broker.Run(ctx) }()
+	if dispatching {
+		go func() { done <- d.Run(ctx) }()
+	} else {
+		done <- nil
+	}
+	srv := httptest.NewServer(graph.NewHandler(&graph.Resolver{Client: db.Client, Dispatcher: d, Broker: broker}, graph.Options{KeepAlive: 200 * time.Millisecond}))
 	t.Cleanup(func() {
+		srv.CloseClientConnections()
 		srv.Close()
 		cancel()
+		<-done
 		<-done
 	})
 	return graphtest.Client{URL: srv.URL + "/query"}

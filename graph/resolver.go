@@ -8,6 +8,7 @@ import (
 	"github.com/gantry/gantry/dispatch"
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/ent/schematype"
+	"github.com/gantry/gantry/events"
 )
 
 // HostConfigChecker validates an executor host's type and executor_config
@@ -18,6 +19,7 @@ type HostConfigChecker func(ctx context.Context, t schematype.ExecutorType, cfg 
 type Resolver struct {
 	Client     *ent.Client
 	Dispatcher *dispatch.Dispatcher
+	Broker     *events.Broker
 	// CheckHostConfig, when set, validates host configuration on create/update.
 	CheckHostConfig HostConfigChecker
 }

@@ -37,8 +37,10 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	ExecutorHost() ExecutorHostResolver
+	JobEvent() JobEventResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -194,6 +196,7 @@ type ComplexityRoot struct {
 	JobEvent struct {
 		Attempt      func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
+		Cursor       func(childComplexity int) int
 		ExecutorType func(childComplexity int) int
 		FromStatus   func(childComplexity int) int
 		Host         func(childComplexity int) int
@@ -271,6 +274,12 @@ type ComplexityRoot struct {
 		Created func(childComplexity int) int
 		Job     func(childComplexity int) int
 	}
+
+	Subscription struct {
+		HostUpdated func(childComplexity int, id *uuid.UUID) int
+		JobEvents   func(childComplexity int, where *ent.JobEventWhereInput, after *entgql.Cursor[uuid.UUID]) int
+		JobUpdated  func(childComplexity int, id uuid.UUID) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -281,6 +290,9 @@ type ExecutorHostResolver interface {
 	ExecutorConfigKeys(ctx context.Context, obj *ent.ExecutorHost) ([]string, error)
 
 	Capacity(ctx context.Context, obj *ent.ExecutorHost) (*ent.CapacityInfo, error)
+}
+type JobEventResolver interface {
+	Cursor(ctx context.Context, obj *ent.JobEvent) (*entgql.Cursor[uuid.UUID], error)
 }
 type MutationResolver interface {
 	CreateExecutorHost(ctx context.Context, input ent.CreateExecutorHostInput) (*model.ExecutorHostPayload, error)
@@ -299,6 +311,11 @@ type QueryResolver interface {
 	ContainerTemplates(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerTemplateOrder, where *ent.ContainerTemplateWhereInput) (*ent.ContainerTemplateConnection, error)
 	ExecutorHosts(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ExecutorHostOrder, where *ent.ExecutorHostWhereInput) (*ent.ExecutorHostConnection, error)
 	JobEvents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.JobEventOrder, where *ent.JobEventWhereInput) (*ent.JobEventConnection, error)
+}
+type SubscriptionResolver interface {
+	JobUpdated(ctx context.Context, id uuid.UUID) (<-chan *ent.ContainerJob, error)
+	JobEvents(ctx context.Context, where *ent.JobEventWhereInput, after *entgql.Cursor[uuid.UUID]) (<-chan *ent.JobEvent, error)
+	HostUpdated(ctx context.Context, id *uuid.UUID) (<-chan *ent.ExecutorHost, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1001,6 +1018,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JobEvent.CreatedAt(childComplexity), true
+	case "JobEvent.cursor":
+		if e.ComplexityRoot.JobEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JobEvent.Cursor(childComplexity), true
 	case "JobEvent.executorType":
 		if e.ComplexityRoot.JobEvent.ExecutorType == nil {
 			break
@@ -1359,6 +1382,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SubmitJobPayload.Job(childComplexity), true
 
+	case "Subscription.hostUpdated":
+		if e.ComplexityRoot.Subscription.HostUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_hostUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.HostUpdated(childComplexity, args["id"].(*uuid.UUID)), true
+	case "Subscription.jobEvents":
+		if e.ComplexityRoot.Subscription.JobEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_jobEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.JobEvents(childComplexity, args["where"].(*ent.JobEventWhereInput), args["after"].(*entgql.Cursor[uuid.UUID])), true
+	case "Subscription.jobUpdated":
+		if e.ComplexityRoot.Subscription.JobUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_jobUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.JobUpdated(childComplexity, args["id"].(uuid.UUID)), true
+
 	}
 	return 0, false
 }
@@ -1428,6 +1485,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -1593,6 +1667,23 @@ type ExecutorHostPayload {
 
 type ContainerTemplatePayload {
   containerTemplate: ContainerTemplate!
+}
+`, BuiltIn: false},
+	{Name: "../subscriptions.graphqls", Input: `type Subscription {
+  """The job now and after every change (status, host, retry, cost), as the dispatcher advances it."""
+  jobUpdated(id: ID!): ContainerJob!
+  """
+  The append-only event stream. With after (the cursor of the last event you saw), first
+  replays every later event from the database, then continues live: no gap, no duplicate.
+  """
+  jobEvents(where: JobEventWhereInput, after: Cursor): JobEvent!
+  """Capacity, health and availability changes of one host, or of every host."""
+  hostUpdated(id: ID): ExecutorHost!
+}
+
+extend type JobEvent {
+  """Pass as jobEvents(after:) to resume the stream after this event."""
+  cursor: Cursor
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -4059,6 +4150,8 @@ func (ec *executionContext) childFields_JobEvent(ctx context.Context, field grap
 		return ec.fieldContext_JobEvent_job(ctx, field)
 	case "host":
 		return ec.fieldContext_JobEvent_host(ctx, field)
+	case "cursor":
+		return ec.fieldContext_JobEvent_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type JobEvent", field.Name)
 }
@@ -4816,6 +4909,56 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_hostUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*uuid.UUID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_jobEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.JobEventWhereInput, error) {
+			return ec.unmarshalOJobEventWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐJobEventWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_jobUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -7846,6 +7989,29 @@ func (ec *executionContext) fieldContext_JobEvent_host(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _JobEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.JobEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JobEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.JobEvent().Cursor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *entgql.Cursor[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JobEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JobEvent", field, true, true, "Cursor")
+}
+
 func (ec *executionContext) _JobEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.JobEventConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9132,6 +9298,138 @@ func (ec *executionContext) _SubmitJobPayload_created(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_SubmitJobPayload_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SubmitJobPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Subscription_jobUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_jobUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().JobUpdated(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContainerJob) graphql.Marshaler {
+			return ec.marshalNContainerJob2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐContainerJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_jobUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContainerJob(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_jobUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_jobEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_jobEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().JobEvents(ctx, fc.Args["where"].(*ent.JobEventWhereInput), fc.Args["after"].(*entgql.Cursor[uuid.UUID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.JobEvent) graphql.Marshaler {
+			return ec.marshalNJobEvent2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐJobEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_jobEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JobEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_jobEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_hostUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_hostUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().HostUpdated(ctx, fc.Args["id"].(*uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ExecutorHost) graphql.Marshaler {
+			return ec.marshalNExecutorHost2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐExecutorHost(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_hostUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExecutorHost(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_hostUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -17610,6 +17908,12 @@ func (ec *executionContext) _JobEvent(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._JobEvent_host(ctx, field, obj)
 				})
+		case "cursor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JobEvent_cursor(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18137,6 +18441,30 @@ func (ec *executionContext) _SubmitJobPayload(ctx context.Context, sel ast.Selec
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "jobUpdated":
+		return ec._Subscription_jobUpdated(ctx, fields[0])
+	case "jobEvents":
+		return ec._Subscription_jobEvents(ctx, fields[0])
+	case "hostUpdated":
+		return ec._Subscription_hostUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -18800,6 +19128,14 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNJobEvent2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐJobEvent(ctx context.Context, sel ast.SelectionSet, v *ent.JobEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JobEvent!")
+		return graphql.Null
+	}
+	return ec._JobEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNJobEventConnection2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐJobEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.JobEventConnection) graphql.Marshaler {

@@ -101,3 +101,6 @@ type SubmitJobPayload struct {
 	// False when idempotencyKey matched an existing job, which is returned.
 	Created bool `json:"created"`
 }
+
+type Subscription struct {
+}
