@@ -37,6 +37,8 @@ func main() {
 	big := flag.Int("big", 1_000_000, "queued rows for the large claim run")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile")
 	only := flag.String("dialect", "", "run one dialect only")
+	subs := flag.Int("subs", 1000, "websocket subscriptions for the subscription run (0: skip)")
+	filler := flag.Int("filler", 10000, "queued jobs during the subscription run")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -52,6 +54,12 @@ func main() {
 		dialects = append(dialects, store.Postgres)
 	} else {
 		fmt.Println("(GANTRY_TEST_POSTGRES_URL not set: SQLite only)")
+	}
+	if *subs > 0 {
+		if err := subscriptions(*subs, *filler); err != nil {
+			fmt.Fprintf(os.Stderr, "subscriptions: %v\n", err)
+			os.Exit(1)
+		}
 	}
 	for _, d := range dialects {
 		if *only != "" && d != *only {

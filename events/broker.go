@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gantry/gantry/ent"
@@ -29,9 +30,11 @@ type Broker struct {
 	signal chan struct{}
 	ready  chan struct{}
 
-	mu   sync.Mutex
-	subs map[*Sub]struct{}
-	last int64 // highest sequence fanned out
+	mu    sync.Mutex
+	subs  map[*Sub]struct{}
+	byJob map[uuid.UUID]map[*Sub]struct{} // subscribers that watch one job
+	any   map[*Sub]struct{}               // the others
+	last  int64                           // highest sequence fanned out
 }
 
 // NewBroker returns a broker over db; Run starts it.
@@ -39,7 +42,8 @@ func NewBroker(db *store.DB, log *slog.Logger) *Broker {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Broker{db: db, log: log, signal: make(chan struct{}, 1), ready: make(chan struct{}), subs: map[*Sub]struct{}{}}
+	return &Broker{db: db, log: log, signal: make(chan struct{}, 1), ready: make(chan struct{}),
+		subs: map[*Sub]struct{}{}, byJob: map[uuid.UUID]map[*Sub]struct{}{}, any: map[*Sub]struct{}{}}
 }
 
 // Sub is one subscriber. C is closed when the subscriber is dropped for
@@ -49,12 +53,16 @@ type Sub struct {
 	ch      chan *ent.JobEvent
 	match   func(*ent.JobEvent) bool
 	b       *Broker
+	job     *uuid.UUID // set when the subscriber only wants this job's events
 	once    sync.Once
 	dropped bool
 	// Start is the broker's position at registration: live delivery
 	// covers every event after it.
 	Start int64
 }
+
+// Job is the one job the subscriber watches, if any.
+func (s *Sub) Job() *uuid.UUID { return s.job }
 
 // Match is the subscriber's filter, to subscribe again after a drop.
 func (s *Sub) Match() func(*ent.JobEvent) bool { return s.match }
@@ -76,18 +84,40 @@ func (s *Sub) Close() {
 func (s *Sub) closeLocked() {
 	s.once.Do(func() {
 		delete(s.b.subs, s)
+		delete(s.b.any, s)
+		if s.job != nil {
+			delete(s.b.byJob[*s.job], s)
+			if len(s.b.byJob[*s.job]) == 0 {
+				delete(s.b.byJob, *s.job)
+			}
+		}
 		close(s.ch)
 	})
 }
 
 // Subscribe registers a subscriber for events match accepts (nil: all).
 func (b *Broker) Subscribe(match func(*ent.JobEvent) bool) *Sub {
+	return b.SubscribeJob(nil, match)
+}
+
+// SubscribeJob is Subscribe for a subscriber that only wants events of job
+// (when not nil): fan-out then finds it by job id instead of testing every
+// subscriber against every event.
+func (b *Broker) SubscribeJob(job *uuid.UUID, match func(*ent.JobEvent) bool) *Sub {
 	<-b.ready
 	ch := make(chan *ent.JobEvent, Buffer)
-	s := &Sub{C: ch, ch: ch, match: match, b: b}
+	s := &Sub{C: ch, ch: ch, match: match, b: b, job: job}
 	b.mu.Lock()
 	s.Start = b.last
 	b.subs[s] = struct{}{}
+	if job != nil {
+		if b.byJob[*job] == nil {
+			b.byJob[*job] = map[*Sub]struct{}{}
+		}
+		b.byJob[*job][s] = struct{}{}
+	} else {
+		b.any[s] = struct{}{}
+	}
 	b.mu.Unlock()
 	return s
 }
@@ -169,18 +199,23 @@ func (b *Broker) fanout(evs []*ent.JobEvent) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, ev := range evs {
-		for s := range b.subs {
-			if s.match != nil && !s.match(ev) {
-				continue
-			}
-			select {
-			case s.ch <- ev:
-			default:
-				s.dropped = true
-				s.closeLocked()
-			}
-		}
+		b.deliver(ev, b.byJob[ev.JobID])
+		b.deliver(ev, b.any)
 		b.last = *ev.Sequence
+	}
+}
+
+func (b *Broker) deliver(ev *ent.JobEvent, subs map[*Sub]struct{}) {
+	for s := range subs {
+		if s.match != nil && !s.match(ev) {
+			continue
+		}
+		select {
+		case s.ch <- ev:
+		default:
+			s.dropped = true
+			s.closeLocked()
+		}
 	}
 }
 

@@ -59,7 +59,7 @@ func fieldPred(name string, f reflect.Value) (func(*ent.JobEvent) bool, error) {
 	if !ok {
 		return nil, errs.Invalid("where", "unsupported filter %s", lowerFirst(name))
 	}
-	arg := f.Interface()
+	arg := normArg(op, f)
 	return func(ev *ent.JobEvent) bool { return compare(column(ev, col), op, arg) }, nil
 }
 
@@ -162,8 +162,20 @@ func norm(v reflect.Value) any {
 	return fmt.Sprint(v.Interface())
 }
 
+// normArg normalises a filter argument once, at subscribe time: a list for
+// In/NotIn, a single value otherwise.
+func normArg(op string, f reflect.Value) any {
+	if op == "In" || op == "NotIn" {
+		out := make([]any, f.Len())
+		for i := range out {
+			out[i] = norm(f.Index(i))
+		}
+		return out
+	}
+	return norm(f)
+}
+
 func compare(have any, op string, arg any) bool {
-	a := reflect.ValueOf(arg)
 	switch op {
 	case "IsNil":
 		return have == nil
@@ -171,15 +183,15 @@ func compare(have any, op string, arg any) bool {
 		return have != nil
 	case "In", "NotIn":
 		in := false
-		for i := range a.Len() {
-			if cmp(have, norm(a.Index(i))) == 0 {
+		for _, v := range arg.([]any) {
+			if cmp(have, v) == 0 {
 				in = true
 				break
 			}
 		}
 		return in == (op == "In")
 	}
-	want := norm(a)
+	want := arg
 	if have == nil {
 		return op == "NEQ"
 	}

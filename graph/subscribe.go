@@ -81,7 +81,7 @@ func (r *Resolver) pumpEvents(ctx context.Context, where *ent.JobEventWhereInput
 	for ctx.Err() == nil {
 		// Register before replaying: live delivery then covers everything
 		// after the replay's end, and the sequence check drops the overlap.
-		sub := r.Broker.Subscribe(match)
+		sub := r.Broker.SubscribeJob(watchedJob(where), match)
 		cursor := sub.Start
 		if from != nil {
 			var ok bool
@@ -98,6 +98,14 @@ func (r *Resolver) pumpEvents(ctx context.Context, where *ent.JobEventWhereInput
 		// Dropped for lagging: catch up from the database and go on.
 		from = &cursor
 	}
+}
+
+// watchedJob is the job a filter is limited to (jobID at its top level).
+func watchedJob(w *ent.JobEventWhereInput) *uuid.UUID {
+	if w == nil {
+		return nil
+	}
+	return w.JobID
 }
 
 // replay sends stored events after seq; it returns the last position sent.
@@ -173,7 +181,7 @@ func (r *Resolver) streamJob(ctx context.Context, id uuid.UUID) (<-chan *ent.Con
 			return
 		}
 		for ctx.Err() == nil {
-			sub := r.Broker.Subscribe(func(ev *ent.JobEvent) bool { return ev.JobID == id })
+			sub := r.Broker.SubscribeJob(&id, func(ev *ent.JobEvent) bool { return ev.JobID == id })
 			ok := r.forwardJob(ctx, sub, id, out)
 			sub.Close()
 			if !ok {
@@ -242,7 +250,7 @@ func (r *Resolver) pumpHosts(ctx context.Context, id *uuid.UUID, out chan<- *ent
 		case <-tick.C:
 		case _, open := <-sub.C:
 			if !open {
-				sub = r.Broker.Subscribe(sub.Match())
+				sub = r.Broker.SubscribeJob(sub.Job(), sub.Match())
 			}
 		}
 	}
