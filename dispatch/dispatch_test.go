@@ -461,3 +461,31 @@ func TestRouteDryRunAndPinning(t *testing.T) {
 		}
 	})
 }
+
+// TestClaimUsesPriorityIndex shows the claim query's plan: it walks seed
+// 004's partial index idx_containerjob_priority_queue in order instead of
+// sorting the queue.
+func TestClaimUsesPriorityIndex(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		ctx := context.Background()
+		for chunk := range 10 {
+			builders := make([]*ent.ContainerJobCreate, 200)
+			for i := range builders {
+				builders[i] = e.c.ContainerJob.Create().SetImage("x").SetStatus(st.StatusQueued).SetQueuedAt(time.Now()).SetPriority((chunk*200 + i) % 101)
+			}
+			e.c.ContainerJob.CreateBulk(builders...).ExecX(ctx)
+		}
+		if _, err := e.db.SQL.ExecContext(ctx, "ANALYZE"); err != nil {
+			t.Fatal(err)
+		}
+		plan, err := e.d.ExplainClaim(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("claim plan (%s):\n%s", dialect, plan)
+		if !contains(plan, "idx_containerjob_priority_queue") || contains(plan, "TEMP B-TREE") || contains(plan, "Sort") {
+			t.Fatalf("claim does not walk the priority index:\n%s", plan)
+		}
+	})
+}
