@@ -10,6 +10,7 @@ import (
 	"github.com/gantry/gantry/dispatch"
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/events"
+	_ "github.com/gantry/gantry/executors/docker"
 	_ "github.com/gantry/gantry/executors/mock"
 	"github.com/gantry/gantry/graph"
 	"github.com/gantry/gantry/graph/graphtest"

@@ -62,7 +62,7 @@ func parseSQLite(path string) (Config, error) {
 	// queue instead of failing; _txlock=immediate takes the write lock at
 	// BEGIN so two writers never deadlock upgrading a read lock.
 	dsn := "file:" + filepath.ToSlash(path) +
-		"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_txlock=immediate"
 	return Config{Dialect: SQLite, DSN: dsn, Path: path, Display: "sqlite:" + path}, nil
 }
 

@@ -1,0 +1,58 @@
+package graph_test
+
+import (
+	"context"
+	"testing"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/client"
+
+	"github.com/gantry/gantry/executors"
+	"github.com/gantry/gantry/executors/docker/dockertest"
+	"github.com/gantry/gantry/graph/graphtest"
+	"github.com/gantry/gantry/store/storetest"
+)
+
+// TestDockerJobsEndToEnd submits jobs through GraphQL to the real local
+// Docker Engine: containers really run, and end as completed, failed,
+// timeout or cancelled, with their containers gone afterwards.
+func TestDockerJobsEndToEnd(t *testing.T) {
+	img := dockertest.Image(t)
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		c := newDispatchingServer(t, dialect)
+		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "local-docker", "executorType": "docker",
+			"connectionString": "unix:///var/run/docker.sock", "autoPullImages": false, "maxConcurrentJobs": 4}})
+		ok := submit(t, c, map[string]any{"image": img, "environment": map[string]any{"GANTRY_TEST_STDOUT": "hi from docker", "GANTRY_TEST_STDERR": "warn"}})
+		bad := submit(t, c, map[string]any{"image": img, "environment": map[string]any{"GANTRY_TEST_EXIT": "3"}})
+		slow := submit(t, c, map[string]any{"image": img, "timeoutSeconds": 1, "environment": map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}})
+		victim := submit(t, c, map[string]any{"image": img, "environment": map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}})
+
+		job := waitStatus(t, c, ok, "completed", "failed")
+		if job["status"] != "completed" || job["exitCode"] != float64(0) || job["stdoutLog"] != "hi from docker\n" {
+			t.Fatalf("docker job: %v", job)
+		}
+		if job := waitStatus(t, c, bad, "completed", "failed"); job["status"] != "failed" || job["exitCode"] != float64(3) {
+			t.Fatalf("exit 3 job: %v", job)
+		}
+		waitStatus(t, c, victim, "running")
+		c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { status } } }`, map[string]any{"id": victim})
+		waitStatus(t, c, victim, "cancelled")
+		waitStatus(t, c, slow, "timeout")
+
+		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		for _, id := range []string{ok, bad, slow, victim} {
+			name := executors.Spec{JobID: mustUUID(t, id)}.ExecutionName()
+			if _, err := cli.ContainerInspect(context.Background(), name); !cerrdefs.IsNotFound(err) {
+				t.Errorf("container of job %s still exists (err %v)", id, err)
+			}
+		}
+		d := c.OK(t, `{ executorHosts { edges { node { currentJobCount } } } }`, nil)
+		if n := graphtest.Get(d, "executorHosts.edges.0.node.currentJobCount"); n != float64(0) {
+			t.Errorf("host counter %v after all jobs ended", n)
+		}
+	})
+}
