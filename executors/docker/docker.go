@@ -327,4 +327,3 @@ func (e *Executor) List(ctx context.Context, match map[string]string) ([]executo
 
 // Client exposes the engine client (for tests and tools).
 func (e *Executor) Client() *client.Client { return e.cli }
-
