@@ -27,6 +27,7 @@ type Options struct {
 	StopGrace         time.Duration // SIGTERM-to-SIGKILL grace on cancel/timeout (10s)
 	RetryBase         time.Duration // first retry delay of the default strategy (2s)
 	IdleTick          time.Duration // safety wake-up when nothing signals (5s)
+	HealthEvery       time.Duration // host health checks and orphan sweeps (30s)
 	LogCap            int           // bytes kept of each of stdout/stderr (256 KiB)
 	Completers        int           // concurrent outcome-applying transactions (4; 1 on SQLite)
 	Router            routing.Router
@@ -64,6 +65,7 @@ func (o *Options) defaults() {
 	def(&o.StopGrace, 10*time.Second)
 	def(&o.RetryBase, 2*time.Second)
 	def(&o.IdleTick, 5*time.Second)
+	def(&o.HealthEvery, 30*time.Second)
 	if o.Router == nil {
 		o.Router = routing.Simple{}
 	}
@@ -97,6 +99,7 @@ type Dispatcher struct {
 	launching map[uuid.UUID]bool // launches in flight
 	settling  map[uuid.UUID]bool // outcomes waiting for the completer
 	settledAt map[uuid.UUID]time.Time
+	startups  map[uuid.UUID][]time.Duration // launch durations per host, folded in by the health loop
 	stopping  map[uuid.UUID]time.Time
 }
 
@@ -116,6 +119,7 @@ func New(db *store.DB, opts Options) *Dispatcher {
 		launching: map[uuid.UUID]bool{},
 		settling:  map[uuid.UUID]bool{},
 		settledAt: map[uuid.UUID]time.Time{},
+		startups:  map[uuid.UUID][]time.Duration{},
 		stopping:  map[uuid.UUID]time.Time{},
 	}
 }
@@ -154,6 +158,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return d.watchLoop(ctx) })
 	g.Go(func() error { return d.leaseLoop(ctx) })
+	g.Go(func() error { return d.healthLoop(ctx) })
 	if d.dialect == store.Postgres {
 		g.Go(func() error { return d.listen(ctx) })
 	}

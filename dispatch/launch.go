@@ -124,10 +124,12 @@ func (d *Dispatcher) launch(ctx context.Context, j *ent.ContainerJob) outcome {
 	if err != nil {
 		return outcome{change: d.failure(j, err, "launch"), after: after}
 	}
+	start := time.Now()
 	id, err := ex.Launch(ctx, SpecOf(j))
 	if err != nil {
 		return outcome{change: d.failure(j, err, "launch"), after: after}
 	}
+	d.noteStartup(*j.DockerHostID, time.Since(start))
 	now := d.now()
 	return outcome{
 		change: Change{Job: j, To: st.StatusRunning, ExecutionID: id, Reason: "launched on " + string(j.ExecutorType),

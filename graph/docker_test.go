@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
@@ -44,10 +45,18 @@ func TestDockerJobsEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cli.Close()
+		deadline := time.Now().Add(10 * time.Second) // removal follows the final commit
 		for _, id := range []string{ok, bad, slow, victim} {
 			name := executors.Spec{JobID: mustUUID(t, id)}.ExecutionName()
-			if _, err := cli.ContainerInspect(context.Background(), name); !cerrdefs.IsNotFound(err) {
-				t.Errorf("container of job %s still exists (err %v)", id, err)
+			for {
+				_, err := cli.ContainerInspect(context.Background(), name)
+				if cerrdefs.IsNotFound(err) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("container of job %s still exists (err %v)", id, err)
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
 		}
 		d := c.OK(t, `{ executorHosts { edges { node { currentJobCount } } } }`, nil)

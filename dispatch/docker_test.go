@@ -1,0 +1,67 @@
+package dispatch_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/client"
+
+	"github.com/gantry/gantry/dispatch"
+	"github.com/gantry/gantry/ent/jobevent"
+	st "github.com/gantry/gantry/ent/schematype"
+	_ "github.com/gantry/gantry/executors/docker"
+	"github.com/gantry/gantry/executors/docker/dockertest"
+	"github.com/gantry/gantry/store/storetest"
+)
+
+// TestDockerJobAdoptedAfterCrash: the replica running a container dies
+// without a word (its leases stay); a new replica takes the job over once
+// the lease expires, adopts the running container — no second one — and
+// finishes the job.
+func TestDockerJobAdoptedAfterCrash(t *testing.T) {
+	img := dockertest.Image(t)
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		db := storetest.Open(t, dialect)
+		ctx := context.Background()
+		h := db.Client.ExecutorHost.Create().SetName("local").SetExecutorType(st.ExecutorDocker).SetAutoPullImages(false).SaveX(ctx)
+		opts := fastOpts()
+		opts.LeaseTTL = time.Second
+		first := &env{t: t, db: db, c: db.Client, d: dispatch.New(db, withID(opts, "first"))}
+		j := first.submit(dispatch.SubmitInput{Image: &img, Environment: env_("GANTRY_TEST_SLEEP_MS", "2500", "GANTRY_TEST_STDOUT", "survived")})
+		first.start()
+		running := first.wait(j.ID, st.StatusRunning)
+		first.stop() // the process is gone; nothing released its lease
+
+		second := &env{t: t, db: db, c: db.Client, d: dispatch.New(db, withID(opts, "second"))}
+		second.start()
+		done := second.wait(j.ID, st.StatusCompleted, st.StatusFailed)
+		if done.Status != st.StatusCompleted || done.StdoutLog != "survived\n" || done.ContainerID != running.ContainerID {
+			t.Fatalf("adopted job: %s, stdout %q, container %s (was %s)", done.Status, done.StdoutLog, done.ContainerID, running.ContainerID)
+		}
+		if n := db.Client.JobEvent.Query().Where(jobevent.JobID(j.ID), jobevent.ToStatusEQ(st.StatusLaunching)).CountX(ctx); n != 1 {
+			t.Fatalf("%d launches, want 1", n)
+		}
+		cli, _ := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		defer cli.Close()
+		// Removal follows the commit of the final status.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			_, err := cli.ContainerInspect(ctx, running.ContainerID)
+			if cerrdefs.IsNotFound(err) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("container still there after completion: %v", err)
+			}
+		}
+		if c := db.Client.ExecutorHost.GetX(ctx, h.ID).CurrentJobCount; c != 0 {
+			t.Errorf("host counter %d", c)
+		}
+	})
+}
+
+func withID(o dispatch.Options, id string) dispatch.Options {
+	o.ID = id
+	return o
+}

@@ -1,0 +1,66 @@
+package dispatch_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gantry/gantry/dispatch"
+	st "github.com/gantry/gantry/ent/schematype"
+	"github.com/gantry/gantry/executors"
+	"github.com/gantry/gantry/store/storetest"
+)
+
+func TestHealthChecksAndOrphans(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		db := storetest.Open(t, dialect)
+		opts := fastOpts()
+		opts.HealthEvery = 50 * time.Millisecond
+		e := &env{t: t, db: db, c: db.Client, d: dispatch.New(db, opts)}
+		ctx := context.Background()
+		sick := e.host("sick", 5, map[string]any{"health_error": "daemon unreachable"})
+		well := e.host("well", 5, nil)
+
+		// An execution with Gantry labels whose job does not exist.
+		ex, err := executors.New(dispatch.HostOf(well))
+		if err != nil {
+			t.Fatal(err)
+		}
+		orphan, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Env: env_("GANTRY_TEST_NEVER_EXIT", "1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.start()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s, w := e.c.ExecutorHost.GetX(ctx, sick.ID), e.c.ExecutorHost.GetX(ctx, well.ID)
+			_, statusErr := ex.Status(ctx, orphan)
+			if s.HealthCheckFailures >= 3 && w.LastHealthCheck != nil && w.HealthCheckFailures == 0 && errors.Is(statusErr, executors.ErrNotFound) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("sick failures %d, well checked %v, orphan status err %v", s.HealthCheckFailures, w.LastHealthCheck, statusErr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		// A job pinned to the unhealthy host waits, and says why.
+		j := e.submit(dispatch.SubmitInput{HostID: &sick.ID})
+		time.Sleep(300 * time.Millisecond)
+		got := e.c.ContainerJob.GetX(ctx, j.ID)
+		if got.Status != st.StatusQueued || !contains(got.RoutingReason, "unhealthy") {
+			t.Fatalf("job on an unhealthy host is %s (%q)", got.Status, got.RoutingReason)
+		}
+		done := e.submit(dispatch.SubmitInput{})
+		e.wait(done.ID, st.StatusCompleted)
+		if h := e.c.ExecutorHost.GetX(ctx, well.ID); h.AverageStartupTime == nil {
+			// Launches are folded in on the next health pass.
+			time.Sleep(200 * time.Millisecond)
+			if h = e.c.ExecutorHost.GetX(ctx, well.ID); h.AverageStartupTime == nil {
+				t.Error("average_startup_time never recorded")
+			}
+		}
+	})
+}
