@@ -39,6 +39,7 @@ func main() {
 	only := flag.String("dialect", "", "run one dialect only")
 	subs := flag.Int("subs", 1000, "websocket subscriptions for the subscription run (0: skip)")
 	filler := flag.Int("filler", 10000, "queued jobs during the subscription run")
+	dockerRuns := flag.Int("docker", 10, "runs for the Docker comparison (0: skip)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -54,6 +55,12 @@ func main() {
 		dialects = append(dialects, store.Postgres)
 	} else {
 		fmt.Println("(GANTRY_TEST_POSTGRES_URL not set: SQLite only)")
+	}
+	if *dockerRuns > 0 {
+		if err := dockerBench(*dockerRuns, 50); err != nil {
+			fmt.Fprintf(os.Stderr, "docker: %v\n", err)
+			os.Exit(1)
+		}
 	}
 	if *subs > 0 {
 		if err := subscriptions(*subs, *filler); err != nil {

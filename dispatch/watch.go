@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/ent/containerjob"
 	st "github.com/gantry/gantry/ent/schematype"
@@ -37,16 +39,31 @@ func (d *Dispatcher) watchOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list watched jobs: %w", err)
 	}
+	// Checks call the executor (inspect, logs): run them side by side so
+	// one slow host or harvest does not hold up the rest.
+	var g errgroup.Group
+	g.SetLimit(16)
 	for _, j := range jobs {
 		if d.busy(j, since) {
 			continue
 		}
-		if o, ok := d.check(ctx, j); ok {
-			d.settle(j)
-			d.send(ctx, o)
-		}
+		d.settle(j)
+		g.Go(func() error {
+			if o, ok := d.check(ctx, j); ok {
+				d.send(ctx, o)
+			} else {
+				d.unsettle(j)
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
+}
+
+func (d *Dispatcher) unsettle(j *ent.ContainerJob) {
+	d.mu.Lock()
+	delete(d.settling, j.ID)
+	d.mu.Unlock()
 }
 
 // busy reports whether j has a launch in flight, an outcome waiting for the

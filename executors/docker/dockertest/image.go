@@ -31,14 +31,15 @@ var (
 // It fails the test (never skips) when the engine is unreachable.
 func Image(t testing.TB) string {
 	t.Helper()
-	once.Do(func() { tag, onErr = buildImage(context.Background(), t.TempDir()) })
+	once.Do(func() { tag, onErr = Build(context.Background(), t.TempDir()) })
 	if onErr != nil {
 		t.Fatalf("docker test image: %v", onErr)
 	}
 	return tag
 }
 
-func buildImage(ctx context.Context, dir string) (string, error) {
+// Build compiles testworkload into dir and builds (or finds) the image.
+func Build(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "testworkload")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/gantry/gantry/executors/testworkload")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
