@@ -58,6 +58,11 @@ func (c *executorCache) get(ctx context.Context, id uuid.UUID) (executors.Execut
 	return ex, nil
 }
 
+// Executor returns the executor of a host, as the dispatcher uses it.
+func (d *Dispatcher) Executor(ctx context.Context, host uuid.UUID) (executors.Executor, error) {
+	return d.execs.get(ctx, host)
+}
+
 // HostOf converts a host row for executors.
 func HostOf(h *ent.ExecutorHost) executors.Host {
 	return executors.Host{ID: h.ID, Name: h.Name, Type: h.ExecutorType, ConnectionString: h.ConnectionString,

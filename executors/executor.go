@@ -143,6 +143,13 @@ type Executor interface {
 	List(ctx context.Context, match map[string]string) ([]Execution, error)
 }
 
+// LogStreamer is implemented by backends that can follow an execution's
+// output live. emit is called once per line, in order per stream; the call
+// returns when the execution ends or ctx is done.
+type LogStreamer interface {
+	StreamLogs(ctx context.Context, executionID string, emit func(stream, line string)) error
+}
+
 // ErrNotFound is returned by Status, Logs and Stop for an unknown execution.
 var ErrNotFound = errors.New("execution not found")
 

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,4 +65,48 @@ func TestDockerJobsEndToEnd(t *testing.T) {
 			t.Errorf("host counter %v after all jobs ended", n)
 		}
 	})
+}
+
+// TestJobLogsLive follows a running container's output line by line, then
+// replays the stored logs of the finished job.
+func TestJobLogsLive(t *testing.T) {
+	img := dockertest.Image(t)
+	c := newDispatchingServer(t, "sqlite")
+	c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "local-docker", "executorType": "docker", "autoPullImages": false}})
+	id := submit(t, c, map[string]any{"image": img, "environment": map[string]any{"GANTRY_TEST_TICKS": "15", "GANTRY_TEST_STDERR": "starting"}})
+	s := graphtest.Subscribe(t, graphtest.TransportWS, c.URL, `subscription($id: ID!) { jobLogs(id: $id) { stream line } }`, map[string]any{"id": id})
+	var lines []string
+	liveSeen := false
+	for {
+		r, ok := s.Next(20 * time.Second)
+		if !ok {
+			break
+		}
+		if len(r.Errors) > 0 {
+			t.Fatalf("jobLogs: %s", r.Raw)
+		}
+		line := graphtest.Get(r.Data, "jobLogs.stream").(string) + ":" + graphtest.Get(r.Data, "jobLogs.line").(string)
+		lines = append(lines, line)
+		if line == "stdout:tick 3" {
+			// The job is still running while its lines arrive.
+			d := c.OK(t, jobQuery, map[string]any{"id": id})
+			liveSeen = graphtest.Get(d, "node.status") == "running"
+		}
+	}
+	joined := strings.Join(lines, "|")
+	if !liveSeen || !strings.Contains(joined, "stderr:starting") || !strings.Contains(joined, "stdout:tick 15") {
+		t.Fatalf("live=%v lines %v", liveSeen, lines)
+	}
+	waitStatus(t, c, id, "completed")
+	s2 := graphtest.Subscribe(t, graphtest.SSE, c.URL, `subscription($id: ID!) { jobLogs(id: $id) { stream line } }`, map[string]any{"id": id})
+	n := 0
+	for {
+		if _, ok := s2.Next(5 * time.Second); !ok {
+			break
+		}
+		n++
+	}
+	if n != 16 {
+		t.Fatalf("stored logs replayed %d lines, want 16", n)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/graph/generated"
+	"github.com/gantry/gantry/graph/model"
 	"github.com/google/uuid"
 )
 
@@ -32,6 +33,11 @@ func (r *subscriptionResolver) JobEvents(ctx context.Context, where *ent.JobEven
 // HostUpdated is the resolver for the hostUpdated field.
 func (r *subscriptionResolver) HostUpdated(ctx context.Context, id *uuid.UUID) (<-chan *ent.ExecutorHost, error) {
 	return r.streamHosts(ctx, id)
+}
+
+// JobLogs is the resolver for the jobLogs field.
+func (r *subscriptionResolver) JobLogs(ctx context.Context, id uuid.UUID) (<-chan *model.LogLine, error) {
+	return r.streamLogs(ctx, id)
 }
 
 // Subscription returns generated.SubscriptionResolver implementation.

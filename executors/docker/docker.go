@@ -252,6 +252,53 @@ func (e *Executor) Logs(ctx context.Context, id string) (executors.Logs, error) 
 	return executors.Logs{Stdout: out.String(), Stderr: errb.String()}, nil
 }
 
+// StreamLogs implements executors.LogStreamer: it follows the container's
+// output until the container stops.
+func (e *Executor) StreamLogs(ctx context.Context, id string, emit func(stream, line string)) error {
+	rc, err := e.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	if cerrdefs.IsNotFound(err) {
+		return executors.ErrNotFound
+	}
+	if err != nil {
+		return classify(fmt.Errorf("follow logs of %s: %w", id, err))
+	}
+	defer rc.Close()
+	out, errw := &lineWriter{stream: "stdout", emit: emit}, &lineWriter{stream: "stderr", emit: emit}
+	_, err = stdcopy.StdCopy(out, errw, rc)
+	out.flush()
+	errw.flush()
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("follow logs of %s: %w", id, err)
+	}
+	return nil
+}
+
+// lineWriter splits a stream into lines for emit.
+type lineWriter struct {
+	stream string
+	emit   func(stream, line string)
+	buf    []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.emit(w.stream, string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
+}
+
+func (w *lineWriter) flush() {
+	if len(w.buf) > 0 {
+		w.emit(w.stream, string(w.buf))
+		w.buf = nil
+	}
+}
+
 // tailBuffer keeps the last max bytes written.
 type tailBuffer struct {
 	buf bytes.Buffer

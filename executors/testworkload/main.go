@@ -35,6 +35,12 @@ func main() {
 			hold = append(hold, b)
 		}
 	}
+	// GANTRY_TEST_TICKS=n prints "tick 1".."tick n", one every 100 ms, for
+	// live log tests.
+	for i := 1; i <= atoi(os.Getenv("GANTRY_TEST_TICKS")); i++ {
+		time.Sleep(100 * time.Millisecond)
+		fmt.Fprintf(os.Stdout, "tick %d\n", i)
+	}
 	wait := time.Duration(atoi(os.Getenv("GANTRY_TEST_SLEEP_MS"))) * time.Millisecond
 	var timer <-chan time.Time
 	if os.Getenv("GANTRY_TEST_NEVER_EXIT") != "1" {

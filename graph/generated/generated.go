@@ -220,6 +220,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	LogLine struct {
+		Line   func(childComplexity int) int
+		Stream func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CancelJob               func(childComplexity int, input model.CancelJobInput) int
 		CreateContainerTemplate func(childComplexity int, input ent.CreateContainerTemplateInput) int
@@ -278,6 +283,7 @@ type ComplexityRoot struct {
 	Subscription struct {
 		HostUpdated func(childComplexity int, id *uuid.UUID) int
 		JobEvents   func(childComplexity int, where *ent.JobEventWhereInput, after *entgql.Cursor[uuid.UUID]) int
+		JobLogs     func(childComplexity int, id uuid.UUID) int
 		JobUpdated  func(childComplexity int, id uuid.UUID) int
 	}
 }
@@ -316,6 +322,7 @@ type SubscriptionResolver interface {
 	JobUpdated(ctx context.Context, id uuid.UUID) (<-chan *ent.ContainerJob, error)
 	JobEvents(ctx context.Context, where *ent.JobEventWhereInput, after *entgql.Cursor[uuid.UUID]) (<-chan *ent.JobEvent, error)
 	HostUpdated(ctx context.Context, id *uuid.UUID) (<-chan *ent.ExecutorHost, error)
+	JobLogs(ctx context.Context, id uuid.UUID) (<-chan *model.LogLine, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1117,6 +1124,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobEventEdge.Node(childComplexity), true
 
+	case "LogLine.line":
+		if e.ComplexityRoot.LogLine.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.Line(childComplexity), true
+	case "LogLine.stream":
+		if e.ComplexityRoot.LogLine.Stream == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LogLine.Stream(childComplexity), true
+
 	case "Mutation.cancelJob":
 		if e.ComplexityRoot.Mutation.CancelJob == nil {
 			break
@@ -1404,6 +1424,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.JobEvents(childComplexity, args["where"].(*ent.JobEventWhereInput), args["after"].(*entgql.Cursor[uuid.UUID])), true
+	case "Subscription.jobLogs":
+		if e.ComplexityRoot.Subscription.JobLogs == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_jobLogs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.JobLogs(childComplexity, args["id"].(uuid.UUID)), true
 	case "Subscription.jobUpdated":
 		if e.ComplexityRoot.Subscription.JobUpdated == nil {
 			break
@@ -1684,6 +1715,21 @@ type ContainerTemplatePayload {
 extend type JobEvent {
   """Pass as jobEvents(after:) to resume the stream after this event."""
   cursor: Cursor
+}
+
+"""One line of a job's output."""
+type LogLine {
+  """stdout or stderr"""
+  stream: String!
+  line: String!
+}
+
+extend type Subscription {
+  """
+  A job's output, line by line: followed live while the container runs (Docker), then
+  complete; for a finished job, its stored logs.
+  """
+  jobLogs(id: ID!): LogLine!
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -4178,6 +4224,16 @@ func (ec *executionContext) childFields_JobEventEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type JobEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_LogLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "stream":
+		return ec.fieldContext_LogLine_stream(ctx, field)
+	case "line":
+		return ec.fieldContext_LogLine_line(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LogLine", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -4945,6 +5001,20 @@ func (ec *executionContext) field_Subscription_jobEvents_args(ctx context.Contex
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_jobLogs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -8154,6 +8224,52 @@ func (ec *executionContext) fieldContext_JobEventEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("JobEventEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _LogLine_stream(ctx context.Context, field graphql.CollectedField, obj *model.LogLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogLine_stream(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stream, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogLine_stream(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _LogLine_line(ctx context.Context, field graphql.CollectedField, obj *model.LogLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LogLine_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LogLine_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LogLine", field, false, false, "String")
+}
+
 func (ec *executionContext) _Mutation_createExecutorHost(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9426,6 +9542,50 @@ func (ec *executionContext) fieldContext_Subscription_hostUpdated(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_hostUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_jobLogs(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_jobLogs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().JobLogs(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LogLine) graphql.Marshaler {
+			return ec.marshalNLogLine2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐLogLine(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_jobLogs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LogLine(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_jobLogs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18012,6 +18172,44 @@ func (ec *executionContext) _JobEventEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var logLineImplementors = []string{"LogLine"}
+
+func (ec *executionContext) _LogLine(ctx context.Context, sel ast.SelectionSet, obj *model.LogLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, logLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LogLine")
+		case "stream":
+			out.Values[i] = ec._LogLine_stream(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "line":
+			out.Values[i] = ec._LogLine_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -18462,6 +18660,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_jobEvents(ctx, fields[0])
 	case "hostUpdated":
 		return ec._Subscription_hostUpdated(ctx, fields[0])
+	case "jobLogs":
+		return ec._Subscription_jobLogs(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -19173,6 +19373,14 @@ func (ec *executionContext) unmarshalNJobStatus2githubᚗcomᚋgantryᚋgantry�
 
 func (ec *executionContext) marshalNJobStatus2githubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐJobStatus(ctx context.Context, sel ast.SelectionSet, v schematype.JobStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNLogLine2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐLogLine(ctx context.Context, sel ast.SelectionSet, v *model.LogLine) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LogLine!")
+		return graphql.Null
+	}
+	return ec._LogLine(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {

@@ -28,6 +28,13 @@ type ExecutorHostPayload struct {
 	ExecutorHost *ent.ExecutorHost `json:"executorHost"`
 }
 
+// One line of a job's output.
+type LogLine struct {
+	// stdout or stderr
+	Stream string `json:"stream"`
+	Line   string `json:"line"`
+}
+
 type RetryJobInput struct {
 	JobID uuid.UUID `json:"jobID"`
 }
