@@ -304,7 +304,7 @@ FROM generate_series(1, ` + fmt.Sprint(n) + `)`
 		ts := time.Now().UTC().Format("2006-01-02 15:04:05")
 		q = `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ` + fmt.Sprint(n) + `)
 INSERT INTO container_jobs (` + fillCols + `)
-SELECT lower(hex(randomblob(16))), '` + ts + `', '` + ts + `', '', 'queued', '', '', '', 'img', '', 60, 'mock', '', '', '', 0, 3,
+SELECT printf('%08x-0000-4000-8000-%012x', i, i), '` + ts + `', '` + ts + `', '', 'queued', '', '', '', 'img', '', 60, 'mock', '', '', '', 0, 3,
   abs(random()) % 101, 'default', '', 0, '', '` + ts + `.' || printf('%06d', abs(random()) % 1000000) || '+00:00'
 FROM s`
 	}
