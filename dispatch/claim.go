@@ -108,10 +108,17 @@ func (d *Dispatcher) hostSnapshot(ctx context.Context, tx *ent.Tx) ([]routing.Ho
 	}
 	out := make([]routing.Host, len(hs))
 	for i, h := range hs {
-		out[i] = routing.Host{ID: h.ID, Name: h.Name, Type: h.ExecutorType, Active: h.IsActive, Current: h.CurrentJobCount,
-			Max: h.MaxConcurrentJobs, HealthFailures: h.HealthCheckFailures, Weight: h.Weight, Runnable: runnable[h.ExecutorType]}
+		out[i] = routingHost(h)
+		out[i].Runnable = runnable[h.ExecutorType]
 	}
 	return out, nil
+}
+
+// routingHost is the router's view of a host row.
+func routingHost(h *ent.ExecutorHost) routing.Host {
+	return routing.Host{ID: h.ID, Name: h.Name, Type: h.ExecutorType, Active: h.IsActive, Current: h.CurrentJobCount,
+		Max: h.MaxConcurrentJobs, HealthFailures: h.HealthCheckFailures, Weight: h.Weight,
+		CostPerHour: h.CostPerHour, CostPerJob: h.CostPerJob}
 }
 
 // routingJob is what the router sees of a job.
@@ -193,9 +200,11 @@ func (d *Dispatcher) toLaunching(j *ent.ContainerJob, h *routing.Host, reason st
 	j.DockerHostID = &h.ID
 	j.ExecutorType = h.Type
 	j.LeaseOwner = d.id
+	// The estimate is an upper bound: the job's timeout at the host's prices.
+	estimate := routing.Estimate(*h, j.TimeoutSeconds)
 	return Change{Job: j, To: st.StatusLaunching, Reason: reason, Set: func(u *ent.ContainerJobUpdate) {
 		u.SetDockerHostID(h.ID).SetExecutorType(h.Type).SetRoutingReason(truncate(reason, 200)).
-			SetLeaseOwner(d.id).SetLeaseExpiresAt(now.Add(d.opts.LeaseTTL))
+			SetLeaseOwner(d.id).SetLeaseExpiresAt(now.Add(d.opts.LeaseTTL)).SetEstimatedCost(estimate)
 	}}
 }
 

@@ -489,3 +489,22 @@ func TestClaimUsesPriorityIndex(t *testing.T) {
 		}
 	})
 }
+
+func TestCostEstimatedAndActual(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		ctx := context.Background()
+		e.c.ExecutorHost.Create().SetName("priced").SetExecutorType(st.ExecutorMock).
+			SetCostPerHour(st.MustDecimal("3.6")).SetCostPerJob(st.MustDecimal("0.01")).SaveX(ctx)
+		e.start()
+		j := e.submit(dispatch.SubmitInput{TimeoutSeconds: ptr(60), Environment: env_("GANTRY_TEST_SLEEP_MS", "1200")})
+		done := e.wait(j.ID, st.StatusCompleted)
+		if got := done.EstimatedCost.String(); got != "0.0700" {
+			t.Errorf("estimated_cost %q, want 0.0700 (0.01 + 3.6/h × 60 s)", got)
+		}
+		// 1.2 s runs bill as 1 s: 0.01 + 3.6/h × 1 s = 0.0110.
+		if got := done.ActualCost.String(); got != "0.0110" {
+			t.Errorf("actual_cost %q, want 0.0110", got)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ type executorCache struct {
 
 type cachedExec struct {
 	exec    executors.Executor
+	host    *ent.ExecutorHost
 	updated time.Time
 }
 
@@ -32,30 +34,40 @@ func newExecutorCache(c *ent.Client) *executorCache {
 
 // get returns the executor of host id, loading the host when needed.
 func (c *executorCache) get(ctx context.Context, id uuid.UUID) (executors.Executor, error) {
+	ce, err := c.entry(ctx, id)
+	return ce.exec, err
+}
+
+// host returns host id's row as last loaded (at most 5 s old).
+func (c *executorCache) host(ctx context.Context, id uuid.UUID) (*ent.ExecutorHost, error) {
+	ce, err := c.entry(ctx, id)
+	return ce.host, err
+}
+
+func (c *executorCache) entry(ctx context.Context, id uuid.UUID) (cachedExec, error) {
 	c.mu.Lock()
 	ce, ok := c.byHost[id]
 	c.mu.Unlock()
 	if ok && time.Since(ce.updated) < 5*time.Second {
-		return ce.exec, nil
+		return ce, nil
 	}
 	h, err := c.client.ExecutorHost.Get(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("load host %s: %w", id, err)
+		return cachedExec{}, fmt.Errorf("load host %s: %w", id, err)
 	}
-	if ok && !h.UpdatedAt.After(ce.updated) {
-		c.mu.Lock()
-		c.byHost[id] = cachedExec{exec: ce.exec, updated: time.Now()}
-		c.mu.Unlock()
-		return ce.exec, nil
+	ex := ce.exec
+	// Rebuild the executor only when what it was built from changed, not
+	// on every health-check stamp.
+	if !ok || !reflect.DeepEqual(HostOf(h), HostOf(ce.host)) {
+		if ex, err = executors.New(HostOf(h)); err != nil {
+			return cachedExec{}, executors.PermanentError(fmt.Errorf("host %s: %w", h.Name, err))
+		}
 	}
-	ex, err := executors.New(HostOf(h))
-	if err != nil {
-		return nil, executors.PermanentError(fmt.Errorf("host %s: %w", h.Name, err))
-	}
+	ce = cachedExec{exec: ex, host: h, updated: time.Now()}
 	c.mu.Lock()
-	c.byHost[id] = cachedExec{exec: ex, updated: time.Now()}
+	c.byHost[id] = ce
 	c.mu.Unlock()
-	return ex, nil
+	return ce, nil
 }
 
 // Executor returns the executor of a host, as the dispatcher uses it.

@@ -10,8 +10,10 @@ import (
 
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/ent/containerjob"
+	"github.com/gantry/gantry/ent/schematype"
 	st "github.com/gantry/gantry/ent/schematype"
 	"github.com/gantry/gantry/executors"
+	"github.com/gantry/gantry/routing"
 )
 
 // watchLoop follows the jobs this replica owns until they end.
@@ -185,8 +187,12 @@ func (d *Dispatcher) finished(ctx context.Context, j *ent.ContainerJob, ex execu
 	}
 	c := d.endChange(j, s)
 	prev := c.Set
+	cost := d.actualCost(ctx, j, s)
 	c.Set = func(u *ent.ContainerJobUpdate) {
 		set(u)
+		if cost.Valid {
+			u.SetActualCost(cost)
+		}
 		if prev != nil {
 			prev(u)
 		}
@@ -218,6 +224,26 @@ func (d *Dispatcher) endChange(j *ent.ContainerJob, s executors.Status) Change {
 	return Change{Job: j, To: st.StatusFailed, Reason: reason, Set: func(u *ent.ContainerJobUpdate) {
 		u.SetLastError(reason).SetLastErrorAt(d.now())
 	}}
+}
+
+// actualCost prices the measured run time at the host's prices.
+func (d *Dispatcher) actualCost(ctx context.Context, j *ent.ContainerJob, s executors.Status) schematype.Decimal {
+	h, err := d.execs.host(ctx, *j.DockerHostID)
+	if err != nil {
+		return schematype.Decimal{}
+	}
+	start, end := s.StartedAt, s.FinishedAt
+	if start.IsZero() && j.StartedAt != nil {
+		start = *j.StartedAt
+	}
+	if end.IsZero() || end.Before(start) {
+		end = d.now()
+	}
+	secs := int(end.Sub(start).Round(time.Second) / time.Second)
+	if end.Sub(start) > 0 && secs == 0 {
+		secs = 1 // bill started seconds
+	}
+	return routing.Estimate(routingHost(h), secs)
 }
 
 func orTransient(c executors.FailureClass) executors.FailureClass {

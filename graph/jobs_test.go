@@ -166,3 +166,28 @@ func TestJobMutationErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCostSummary(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		c := newDispatchingServer(t, dialect)
+		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "priced", "executorType": "mock", "costPerHour": "3.6", "costPerJob": "0.01"}})
+		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "free", "executorType": "mock", "maxConcurrentJobs": 0}})
+		for range 3 {
+			id := submit(t, c, map[string]any{"image": "x", "timeoutSeconds": 60})
+			waitStatus(t, c, id, "completed")
+		}
+		d := c.OK(t, `{ costSummary(groupBy: HOST) { key jobs estimatedCost actualCost } }`, nil)
+		g := graphtest.Get(d, "costSummary.0")
+		if graphtest.Get(g, "key") != "priced" || graphtest.Get(g, "jobs") != float64(3) || graphtest.Get(g, "estimatedCost") != "0.2100" {
+			t.Fatalf("cost summary %v", d)
+		}
+		e := c.Fail(t, `mutation { createExecutorHost(input: {name: "neg", costPerHour: "-1"}) { executorHost { id } } }`, nil)
+		if e.Code() != "INVALID_INPUT" || !strings.Contains(e.Message, "negative") {
+			t.Errorf("negative price: %v", e)
+		}
+		d = c.OK(t, `{ costSummary(groupBy: EXECUTOR_TYPE, from: "2999-01-01T00:00:00Z") { key } }`, nil)
+		if n := len(graphtest.Get(d, "costSummary").([]any)); n != 0 {
+			t.Errorf("future range returned %d groups", n)
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"github.com/gantry/gantry/ent/schematype"
 )
@@ -25,7 +26,26 @@ type Host struct {
 	HealthFailures int
 	Weight         int
 	// Runnable says this server has a backend for the host's type.
-	Runnable bool
+	Runnable    bool
+	CostPerHour schematype.Decimal
+	CostPerJob  schematype.Decimal
+}
+
+// Estimate is what a job costs on h if it runs for seconds: the host's
+// per-job price plus its hourly price pro rata. Invalid (unknown) when the
+// host has no prices.
+func Estimate(h Host, seconds int) schematype.Decimal {
+	if !h.CostPerHour.Valid && !h.CostPerJob.Valid {
+		return schematype.Decimal{}
+	}
+	total := decimal.Zero
+	if h.CostPerJob.Valid {
+		total = total.Add(h.CostPerJob.Decimal)
+	}
+	if h.CostPerHour.Valid {
+		total = total.Add(h.CostPerHour.Decimal.Mul(decimal.NewFromInt(int64(seconds))).Div(decimal.NewFromInt(3600)))
+	}
+	return schematype.NewDecimal(total)
 }
 
 // Free is the number of open slots.

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/gantry/gantry/ent/schematype"
 )
 
 func host(name, typ string, cur, max int) Host {
@@ -67,5 +69,18 @@ func TestEveryCandidateExplained(t *testing.T) {
 		if c.Host.Name == "sick" && (c.Eligible || !strings.Contains(c.Reason, "unhealthy")) {
 			t.Errorf("sick host: %+v", c)
 		}
+	}
+}
+
+func TestEstimate(t *testing.T) {
+	h := Host{CostPerHour: schematype.MustDecimal("3.6"), CostPerJob: schematype.MustDecimal("0.01")}
+	if got := Estimate(h, 60).String(); got != "0.0700" {
+		t.Errorf("estimate for 60s = %s, want 0.0700", got)
+	}
+	if got := Estimate(Host{CostPerJob: schematype.MustDecimal("0.5")}, 3600).String(); got != "0.5000" {
+		t.Errorf("per-job only = %s", got)
+	}
+	if Estimate(Host{}, 60).Valid {
+		t.Error("a host without prices gave an estimate")
 	}
 }

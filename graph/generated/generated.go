@@ -152,6 +152,13 @@ type ComplexityRoot struct {
 		ContainerTemplate func(childComplexity int) int
 	}
 
+	CostGroup struct {
+		ActualCost    func(childComplexity int) int
+		EstimatedCost func(childComplexity int) int
+		Jobs          func(childComplexity int) int
+		Key           func(childComplexity int) int
+	}
+
 	ExecutorHost struct {
 		AutoPullImages      func(childComplexity int) int
 		AverageStartupTime  func(childComplexity int) int
@@ -246,6 +253,7 @@ type ComplexityRoot struct {
 	Query struct {
 		ContainerJobs      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerJobOrder, where *ent.ContainerJobWhereInput) int
 		ContainerTemplates func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerTemplateOrder, where *ent.ContainerTemplateWhereInput) int
+		CostSummary        func(childComplexity int, groupBy model.CostGroupBy, from *time.Time, to *time.Time) int
 		ExecutorHosts      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ExecutorHostOrder, where *ent.ExecutorHostWhereInput) int
 		JobEvents          func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.JobEventOrder, where *ent.JobEventWhereInput) int
 		Node               func(childComplexity int, id uuid.UUID) int
@@ -317,6 +325,7 @@ type QueryResolver interface {
 	ContainerTemplates(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerTemplateOrder, where *ent.ContainerTemplateWhereInput) (*ent.ContainerTemplateConnection, error)
 	ExecutorHosts(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ExecutorHostOrder, where *ent.ExecutorHostWhereInput) (*ent.ExecutorHostConnection, error)
 	JobEvents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.JobEventOrder, where *ent.JobEventWhereInput) (*ent.JobEventConnection, error)
+	CostSummary(ctx context.Context, groupBy model.CostGroupBy, from *time.Time, to *time.Time) ([]*model.CostGroup, error)
 }
 type SubscriptionResolver interface {
 	JobUpdated(ctx context.Context, id uuid.UUID) (<-chan *ent.ContainerJob, error)
@@ -830,6 +839,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ContainerTemplatePayload.ContainerTemplate(childComplexity), true
 
+	case "CostGroup.actualCost":
+		if e.ComplexityRoot.CostGroup.ActualCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CostGroup.ActualCost(childComplexity), true
+	case "CostGroup.estimatedCost":
+		if e.ComplexityRoot.CostGroup.EstimatedCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CostGroup.EstimatedCost(childComplexity), true
+	case "CostGroup.jobs":
+		if e.ComplexityRoot.CostGroup.Jobs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CostGroup.Jobs(childComplexity), true
+	case "CostGroup.key":
+		if e.ComplexityRoot.CostGroup.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CostGroup.Key(childComplexity), true
+
 	case "ExecutorHost.autoPullImages":
 		if e.ComplexityRoot.ExecutorHost.AutoPullImages == nil {
 			break
@@ -1273,6 +1307,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ContainerTemplates(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.ContainerTemplateOrder), args["where"].(*ent.ContainerTemplateWhereInput)), true
+	case "Query.costSummary":
+		if e.ComplexityRoot.Query.CostSummary == nil {
+			break
+		}
+
+		args, err := ec.field_Query_costSummary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CostSummary(childComplexity, args["groupBy"].(model.CostGroupBy), args["from"].(*time.Time), args["to"].(*time.Time)), true
 	case "Query.executorHosts":
 		if e.ComplexityRoot.Query.ExecutorHosts == nil {
 			break
@@ -1565,6 +1610,26 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../cost.graphqls", Input: `enum CostGroupBy {
+  EXECUTOR_TYPE
+  HOST
+  TEMPLATE
+}
+
+"""Cost of the jobs that ended in a time range, for one executor type, host or template."""
+type CostGroup {
+  """The executor type, host name or template name ("" for jobs without one)."""
+  key: String!
+  jobs: Int!
+  estimatedCost: Decimal
+  actualCost: Decimal
+}
+
+extend type Query {
+  """Cost of jobs that ended in [from, to), grouped."""
+  costSummary(groupBy: CostGroupBy!, from: Time, to: Time): [CostGroup!]!
+}
+`, BuiltIn: false},
 	{Name: "../jobs.graphqls", Input: `"""A job to run: from a template, an inline spec, or a template with overrides."""
 input SubmitJobInput {
   """Template to copy the spec from. Later edits of the template do not change this job."""
@@ -4088,6 +4153,20 @@ func (ec *executionContext) childFields_ContainerTemplatePayload(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type ContainerTemplatePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CostGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_CostGroup_key(ctx, field)
+	case "jobs":
+		return ec.fieldContext_CostGroup_jobs(ctx, field)
+	case "estimatedCost":
+		return ec.fieldContext_CostGroup_estimatedCost(ctx, field)
+	case "actualCost":
+		return ec.fieldContext_CostGroup_actualCost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CostGroup", field.Name)
+}
+
 func (ec *executionContext) childFields_ExecutorHost(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4829,6 +4908,36 @@ func (ec *executionContext) field_Query_containerTemplates_args(ctx context.Cont
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_costSummary_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (model.CostGroupBy, error) {
+			return ec.unmarshalNCostGroupBy2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCostGroupBy(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
 	return args, nil
 }
 
@@ -7032,6 +7141,98 @@ func (ec *executionContext) fieldContext_ContainerTemplatePayload_containerTempl
 	return fc, nil
 }
 
+func (ec *executionContext) _CostGroup_key(ctx context.Context, field graphql.CollectedField, obj *model.CostGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CostGroup_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CostGroup_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CostGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _CostGroup_jobs(ctx context.Context, field graphql.CollectedField, obj *model.CostGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CostGroup_jobs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jobs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CostGroup_jobs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CostGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CostGroup_estimatedCost(ctx context.Context, field graphql.CollectedField, obj *model.CostGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CostGroup_estimatedCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EstimatedCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CostGroup_estimatedCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CostGroup", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _CostGroup_actualCost(ctx context.Context, field graphql.CollectedField, obj *model.CostGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CostGroup_actualCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActualCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CostGroup_actualCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CostGroup", field, false, false, "Decimal")
+}
+
 func (ec *executionContext) _ExecutorHost_id(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutorHost) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8972,6 +9173,50 @@ func (ec *executionContext) fieldContext_Query_jobEvents(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_jobEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_costSummary(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_costSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CostSummary(ctx, fc.Args["groupBy"].(model.CostGroupBy), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CostGroup) graphql.Marshaler {
+			return ec.marshalNCostGroup2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCostGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_costSummary(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CostGroup(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_costSummary_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17735,6 +17980,54 @@ func (ec *executionContext) _ContainerTemplatePayload(ctx context.Context, sel a
 	return out
 }
 
+var costGroupImplementors = []string{"CostGroup"}
+
+func (ec *executionContext) _CostGroup(ctx context.Context, sel ast.SelectionSet, obj *model.CostGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, costGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CostGroup")
+		case "key":
+			out.Values[i] = ec._CostGroup_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "jobs":
+			out.Values[i] = ec._CostGroup_jobs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "estimatedCost":
+			out.Values[i] = ec._CostGroup_estimatedCost(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "actualCost":
+			out.Values[i] = ec._CostGroup_actualCost(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var executorHostImplementors = []string{"ExecutorHost", "Node"}
 
 func (ec *executionContext) _ExecutorHost(ctx context.Context, sel ast.SelectionSet, obj *ent.ExecutorHost) graphql.Marshaler {
@@ -18404,6 +18697,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_jobEvents(ctx, field)
+				})
+		case "costSummary":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_costSummary(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -19150,6 +19449,40 @@ func (ec *executionContext) marshalNContainerTemplatePayload2ᚖgithubᚗcomᚋg
 func (ec *executionContext) unmarshalNContainerTemplateWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐContainerTemplateWhereInput(ctx context.Context, v any) (*ent.ContainerTemplateWhereInput, error) {
 	res, err := ec.unmarshalInputContainerTemplateWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCostGroup2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCostGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CostGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCostGroup2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCostGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCostGroup2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCostGroup(ctx context.Context, sel ast.SelectionSet, v *model.CostGroup) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CostGroup!")
+		return graphql.Null
+	}
+	return ec._CostGroup(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCostGroupBy2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCostGroupBy(ctx context.Context, v any) (model.CostGroupBy, error) {
+	var res model.CostGroupBy
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCostGroupBy2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCostGroupBy(ctx context.Context, sel ast.SelectionSet, v model.CostGroupBy) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNCreateContainerTemplateInput2githubᚗcomᚋgantryᚋgantryᚋentᚐCreateContainerTemplateInput(ctx context.Context, v any) (ent.CreateContainerTemplateInput, error) {

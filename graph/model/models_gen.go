@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/gantry/gantry/ent"
@@ -22,6 +26,15 @@ type CancelJobPayload struct {
 
 type ContainerTemplatePayload struct {
 	ContainerTemplate *ent.ContainerTemplate `json:"containerTemplate"`
+}
+
+// Cost of the jobs that ended in a time range, for one executor type, host or template.
+type CostGroup struct {
+	// The executor type, host name or template name ("" for jobs without one).
+	Key           string              `json:"key"`
+	Jobs          int                 `json:"jobs"`
+	EstimatedCost *schematype.Decimal `json:"estimatedCost,omitempty"`
+	ActualCost    *schematype.Decimal `json:"actualCost,omitempty"`
 }
 
 type ExecutorHostPayload struct {
@@ -110,4 +123,61 @@ type SubmitJobPayload struct {
 }
 
 type Subscription struct {
+}
+
+type CostGroupBy string
+
+const (
+	CostGroupByExecutorType CostGroupBy = "EXECUTOR_TYPE"
+	CostGroupByHost         CostGroupBy = "HOST"
+	CostGroupByTemplate     CostGroupBy = "TEMPLATE"
+)
+
+var AllCostGroupBy = []CostGroupBy{
+	CostGroupByExecutorType,
+	CostGroupByHost,
+	CostGroupByTemplate,
+}
+
+func (e CostGroupBy) IsValid() bool {
+	switch e {
+	case CostGroupByExecutorType, CostGroupByHost, CostGroupByTemplate:
+		return true
+	}
+	return false
+}
+
+func (e CostGroupBy) String() string {
+	return string(e)
+}
+
+func (e *CostGroupBy) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CostGroupBy(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CostGroupBy", str)
+	}
+	return nil
+}
+
+func (e CostGroupBy) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CostGroupBy) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CostGroupBy) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
