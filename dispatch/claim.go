@@ -118,12 +118,19 @@ func (d *Dispatcher) hostSnapshot(ctx context.Context, tx *ent.Tx) ([]routing.Ho
 func routingHost(h *ent.ExecutorHost) routing.Host {
 	return routing.Host{ID: h.ID, Name: h.Name, Type: h.ExecutorType, Active: h.IsActive, Current: h.CurrentJobCount,
 		Max: h.MaxConcurrentJobs, HealthFailures: h.HealthCheckFailures, Weight: h.Weight,
-		CostPerHour: h.CostPerHour, CostPerJob: h.CostPerJob}
+		CostPerHour: h.CostPerHour, CostPerJob: h.CostPerJob, AvgStartup: derefInt(h.AverageStartupTime)}
+}
+
+func derefInt(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // routingJob is what the router sees of a job.
 func routingJob(j *ent.ContainerJob) routing.Job {
-	rj := routing.Job{ID: j.ID, PreferredExecutor: j.PreferredExecutor}
+	rj := routing.Job{ID: j.ID, PreferredExecutor: j.PreferredExecutor, Vars: varsOf(j)}
 	if s, ok := j.ExecutorMetadata[metaPinnedHost].(string); ok {
 		if id, err := uuid.Parse(s); err == nil {
 			rj.HostID = &id
@@ -139,6 +146,10 @@ func routingJob(j *ent.ContainerJob) routing.Job {
 // launching. Jobs that cannot be placed stay queued (their routing_reason
 // says why) and are unlocked at commit.
 func (d *Dispatcher) place(ctx context.Context, tx *ent.Tx, jobs []*ent.ContainerJob, hosts []routing.Host, now time.Time) ([]Change, error) {
+	router, err := d.router(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
 	byID := map[uuid.UUID]*routing.Host{}
 	for i := range hosts {
 		byID[hosts[i].ID] = &hosts[i]
@@ -147,7 +158,7 @@ func (d *Dispatcher) place(ctx context.Context, tx *ent.Tx, jobs []*ent.Containe
 	reasons := map[*ent.ContainerJob]string{}
 	var order []uuid.UUID
 	for _, j := range jobs {
-		dec := d.opts.Router.Route(routingJob(j), hosts)
+		dec := router.Route(routingJob(j), hosts)
 		reasons[j] = dec.Reason
 		if dec.Host == nil {
 			if err := noteReason(ctx, tx, j, dec.Reason); err != nil {

@@ -18,19 +18,19 @@ import (
 
 // Options tune a Dispatcher; zero values take the defaults.
 type Options struct {
-	ID                string        // replica id (lease owner); default host-pid-random
-	BatchSize         int           // jobs claimed per transaction (100)
-	LaunchConcurrency int           // launches in flight (64)
-	PollInterval      time.Duration // how often running jobs are checked (100ms)
-	LeaseTTL          time.Duration // lease length; renewed every TTL/3 (15s)
-	ReconcileEvery    time.Duration // host counter recount period (1m)
-	StopGrace         time.Duration // SIGTERM-to-SIGKILL grace on cancel/timeout (10s)
-	RetryBase         time.Duration // first retry delay of the default strategy (2s)
-	IdleTick          time.Duration // safety wake-up when nothing signals (5s)
-	HealthEvery       time.Duration // host health checks and orphan sweeps (30s)
-	LogCap            int           // bytes kept of each of stdout/stderr (256 KiB)
-	Completers        int           // concurrent outcome-applying transactions (4; 1 on SQLite)
-	Router            routing.Router
+	ID                string         // replica id (lease owner); default host-pid-random
+	BatchSize         int            // jobs claimed per transaction (100)
+	LaunchConcurrency int            // launches in flight (64)
+	PollInterval      time.Duration  // how often running jobs are checked (100ms)
+	LeaseTTL          time.Duration  // lease length; renewed every TTL/3 (15s)
+	ReconcileEvery    time.Duration  // host counter recount period (1m)
+	StopGrace         time.Duration  // SIGTERM-to-SIGKILL grace on cancel/timeout (10s)
+	RetryBase         time.Duration  // first retry delay of the default strategy (2s)
+	IdleTick          time.Duration  // safety wake-up when nothing signals (5s)
+	HealthEvery       time.Duration  // host health checks and orphan sweeps (30s)
+	LogCap            int            // bytes kept of each of stdout/stderr (256 KiB)
+	Completers        int            // concurrent outcome-applying transactions (4; 1 on SQLite)
+	Router            routing.Router // nil: the policy over the routing rules in the database
 	Now               func() time.Time
 	Logger            *slog.Logger
 	// Publish receives events after their transaction commits.
@@ -66,9 +66,6 @@ func (o *Options) defaults() {
 	def(&o.RetryBase, 2*time.Second)
 	def(&o.IdleTick, 5*time.Second)
 	def(&o.HealthEvery, 30*time.Second)
-	if o.Router == nil {
-		o.Router = routing.Simple{}
-	}
 	if o.Now == nil {
 		o.Now = func() time.Time { return time.Now().UTC() }
 	}
@@ -93,7 +90,8 @@ type Dispatcher struct {
 	outcomes  chan outcome
 	launchSem chan struct{}
 
-	seq *sequencer
+	seq   *sequencer
+	rules *ruleCache
 
 	mu        sync.Mutex
 	launching map[uuid.UUID]bool // launches in flight
@@ -116,6 +114,7 @@ func New(db *store.DB, opts Options) *Dispatcher {
 		outcomes:  make(chan outcome, 1024),
 		launchSem: make(chan struct{}, opts.LaunchConcurrency),
 		seq:       newSequencer(),
+		rules:     &ruleCache{programs: map[uuid.UUID]compiled{}},
 		launching: map[uuid.UUID]bool{},
 		settling:  map[uuid.UUID]bool{},
 		settledAt: map[uuid.UUID]time.Time{},

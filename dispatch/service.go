@@ -342,6 +342,10 @@ func (d *Dispatcher) decide(ctx context.Context, j *ent.ContainerJob, host *uuid
 		}
 	}
 	rj := routingJob(j)
-	rj.HostID = host
-	return d.opts.Router.Route(rj, hosts), nil
+	rj.HostID = host // nil: let the router choose, ignoring any earlier pin
+	router, err := d.router(ctx, tx)
+	if err != nil {
+		return routing.Decision{}, err
+	}
+	return router.Route(rj, hosts), nil
 }

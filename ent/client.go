@@ -20,6 +20,7 @@ import (
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
 	"github.com/gantry/gantry/ent/jobevent"
+	"github.com/gantry/gantry/ent/routingrule"
 
 	stdsql "database/sql"
 )
@@ -37,6 +38,8 @@ type Client struct {
 	ExecutorHost *ExecutorHostClient
 	// JobEvent is the client for interacting with the JobEvent builders.
 	JobEvent *JobEventClient
+	// RoutingRule is the client for interacting with the RoutingRule builders.
+	RoutingRule *RoutingRuleClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -52,6 +55,7 @@ func (c *Client) init() {
 	c.ContainerTemplate = NewContainerTemplateClient(c.config)
 	c.ExecutorHost = NewExecutorHostClient(c.config)
 	c.JobEvent = NewJobEventClient(c.config)
+	c.RoutingRule = NewRoutingRuleClient(c.config)
 }
 
 type (
@@ -148,6 +152,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ContainerTemplate: NewContainerTemplateClient(cfg),
 		ExecutorHost:      NewExecutorHostClient(cfg),
 		JobEvent:          NewJobEventClient(cfg),
+		RoutingRule:       NewRoutingRuleClient(cfg),
 	}, nil
 }
 
@@ -171,6 +176,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ContainerTemplate: NewContainerTemplateClient(cfg),
 		ExecutorHost:      NewExecutorHostClient(cfg),
 		JobEvent:          NewJobEventClient(cfg),
+		RoutingRule:       NewRoutingRuleClient(cfg),
 	}, nil
 }
 
@@ -203,6 +209,7 @@ func (c *Client) Use(hooks ...Hook) {
 	c.ContainerTemplate.Use(hooks...)
 	c.ExecutorHost.Use(hooks...)
 	c.JobEvent.Use(hooks...)
+	c.RoutingRule.Use(hooks...)
 }
 
 // Intercept adds the query interceptors to all the entity clients.
@@ -212,6 +219,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	c.ContainerTemplate.Intercept(interceptors...)
 	c.ExecutorHost.Intercept(interceptors...)
 	c.JobEvent.Intercept(interceptors...)
+	c.RoutingRule.Intercept(interceptors...)
 }
 
 // Mutate implements the ent.Mutator interface.
@@ -225,6 +233,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ExecutorHost.mutate(ctx, m)
 	case *JobEventMutation:
 		return c.JobEvent.mutate(ctx, m)
+	case *RoutingRuleMutation:
+		return c.RoutingRule.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -875,13 +885,164 @@ func (c *JobEventClient) mutate(ctx context.Context, m *JobEventMutation) (Value
 	}
 }
 
+// RoutingRuleClient is a client for the RoutingRule schema.
+type RoutingRuleClient struct {
+	config
+}
+
+// NewRoutingRuleClient returns a client for the RoutingRule from the given config.
+func NewRoutingRuleClient(c config) *RoutingRuleClient {
+	return &RoutingRuleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `routingrule.Hooks(f(g(h())))`.
+func (c *RoutingRuleClient) Use(hooks ...Hook) {
+	c.hooks.RoutingRule = append(c.hooks.RoutingRule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `routingrule.Intercept(f(g(h())))`.
+func (c *RoutingRuleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RoutingRule = append(c.inters.RoutingRule, interceptors...)
+}
+
+// Create returns a builder for creating a RoutingRule entity.
+func (c *RoutingRuleClient) Create() *RoutingRuleCreate {
+	mutation := newRoutingRuleMutation(c.config, OpCreate)
+	return &RoutingRuleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RoutingRule entities.
+func (c *RoutingRuleClient) CreateBulk(builders ...*RoutingRuleCreate) *RoutingRuleCreateBulk {
+	return &RoutingRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RoutingRuleClient) MapCreateBulk(slice any, setFunc func(*RoutingRuleCreate, int)) *RoutingRuleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RoutingRuleCreateBulk{err: fmt.Errorf("calling to RoutingRuleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RoutingRuleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RoutingRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RoutingRule.
+func (c *RoutingRuleClient) Update() *RoutingRuleUpdate {
+	mutation := newRoutingRuleMutation(c.config, OpUpdate)
+	return &RoutingRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RoutingRuleClient) UpdateOne(_m *RoutingRule) *RoutingRuleUpdateOne {
+	mutation := newRoutingRuleMutation(c.config, OpUpdateOne, withRoutingRule(_m))
+	return &RoutingRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RoutingRuleClient) UpdateOneID(id uuid.UUID) *RoutingRuleUpdateOne {
+	mutation := newRoutingRuleMutation(c.config, OpUpdateOne, withRoutingRuleID(id))
+	return &RoutingRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RoutingRule.
+func (c *RoutingRuleClient) Delete() *RoutingRuleDelete {
+	mutation := newRoutingRuleMutation(c.config, OpDelete)
+	return &RoutingRuleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RoutingRuleClient) DeleteOne(_m *RoutingRule) *RoutingRuleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RoutingRuleClient) DeleteOneID(id uuid.UUID) *RoutingRuleDeleteOne {
+	builder := c.Delete().Where(routingrule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RoutingRuleDeleteOne{builder}
+}
+
+// Query returns a query builder for RoutingRule.
+func (c *RoutingRuleClient) Query() *RoutingRuleQuery {
+	return &RoutingRuleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRoutingRule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RoutingRule entity by its id.
+func (c *RoutingRuleClient) Get(ctx context.Context, id uuid.UUID) (*RoutingRule, error) {
+	return c.Query().Where(routingrule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RoutingRuleClient) GetX(ctx context.Context, id uuid.UUID) *RoutingRule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTargetHost queries the target_host edge of a RoutingRule.
+func (c *RoutingRuleClient) QueryTargetHost(_m *RoutingRule) *ExecutorHostQuery {
+	query := (&ExecutorHostClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(routingrule.Table, routingrule.FieldID, id),
+			sqlgraph.To(executorhost.Table, executorhost.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, routingrule.TargetHostTable, routingrule.TargetHostColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RoutingRuleClient) Hooks() []Hook {
+	hooks := c.hooks.RoutingRule
+	return append(hooks[:len(hooks):len(hooks)], routingrule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RoutingRuleClient) Interceptors() []Interceptor {
+	return c.inters.RoutingRule
+}
+
+func (c *RoutingRuleClient) mutate(ctx context.Context, m *RoutingRuleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RoutingRuleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RoutingRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RoutingRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RoutingRuleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RoutingRule mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		ContainerJob, ContainerTemplate, ExecutorHost, JobEvent []ent.Hook
+		ContainerJob, ContainerTemplate, ExecutorHost, JobEvent, RoutingRule []ent.Hook
 	}
 	inters struct {
-		ContainerJob, ContainerTemplate, ExecutorHost, JobEvent []ent.Interceptor
+		ContainerJob, ContainerTemplate, ExecutorHost, JobEvent,
+		RoutingRule []ent.Interceptor
 	}
 )
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
 	"github.com/gantry/gantry/ent/jobevent"
+	"github.com/gantry/gantry/ent/routingrule"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -80,6 +81,7 @@ func checkColumn(t, c string) error {
 			containertemplate.Table: containertemplate.ValidColumn,
 			executorhost.Table:      executorhost.ValidColumn,
 			jobevent.Table:          jobevent.ValidColumn,
+			routingrule.Table:       routingrule.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -14,6 +14,7 @@ import (
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
 	"github.com/gantry/gantry/ent/jobevent"
+	"github.com/gantry/gantry/ent/routingrule"
 	"github.com/google/uuid"
 )
 
@@ -1091,6 +1092,145 @@ func newJobEventPaginateArgs(rv map[string]any) *jobeventPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*JobEventWhereInput); ok {
 		args.opts = append(args.opts, WithJobEventFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RoutingRuleQuery) CollectFields(ctx context.Context, satisfies ...string) (*RoutingRuleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RoutingRuleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(routingrule.Columns))
+		selectedFields = []string{routingrule.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "targetHost":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExecutorHostClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, executorhostImplementors)...); err != nil {
+				return err
+			}
+			_q.withTargetHost = query
+			if _, ok := fieldSeen[routingrule.FieldTargetHostID]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldTargetHostID)
+				fieldSeen[routingrule.FieldTargetHostID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[routingrule.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldCreatedAt)
+				fieldSeen[routingrule.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[routingrule.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldUpdatedAt)
+				fieldSeen[routingrule.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[routingrule.FieldName]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldName)
+				fieldSeen[routingrule.FieldName] = struct{}{}
+			}
+		case "priority":
+			if _, ok := fieldSeen[routingrule.FieldPriority]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldPriority)
+				fieldSeen[routingrule.FieldPriority] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[routingrule.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldEnabled)
+				fieldSeen[routingrule.FieldEnabled] = struct{}{}
+			}
+		case "condition":
+			if _, ok := fieldSeen[routingrule.FieldCondition]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldCondition)
+				fieldSeen[routingrule.FieldCondition] = struct{}{}
+			}
+		case "targetExecutorType":
+			if _, ok := fieldSeen[routingrule.FieldTargetExecutorType]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldTargetExecutorType)
+				fieldSeen[routingrule.FieldTargetExecutorType] = struct{}{}
+			}
+		case "targetHostID":
+			if _, ok := fieldSeen[routingrule.FieldTargetHostID]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldTargetHostID)
+				fieldSeen[routingrule.FieldTargetHostID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type routingrulePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RoutingRulePaginateOption
+}
+
+func newRoutingRulePaginateArgs(rv map[string]any) *routingrulePaginateArgs {
+	args := &routingrulePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &RoutingRuleOrder{Field: &RoutingRuleOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithRoutingRuleOrder(order))
+			}
+		case *RoutingRuleOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithRoutingRuleOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*RoutingRuleWhereInput); ok {
+		args.opts = append(args.opts, WithRoutingRuleFilter(v.Filter))
 	}
 	return args
 }

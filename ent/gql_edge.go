@@ -102,3 +102,11 @@ func (_m *JobEvent) Host(ctx context.Context) (*ExecutorHost, error) {
 	}
 	return result, MaskNotFound(err)
 }
+
+func (_m *RoutingRule) TargetHost(ctx context.Context) (*ExecutorHost, error) {
+	result, err := _m.Edges.TargetHostOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTargetHost().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}

@@ -5,6 +5,7 @@ package ent
 import (
 	"github.com/gantry/gantry/ent/executorhost"
 	"github.com/gantry/gantry/ent/schematype"
+	"github.com/google/uuid"
 )
 
 // CreateContainerTemplateInput represents a mutation input for creating containertemplates.
@@ -317,6 +318,92 @@ func (c *ExecutorHostUpdate) SetInput(i UpdateExecutorHostInput) *ExecutorHostUp
 
 // SetInput applies the change-set in the UpdateExecutorHostInput on the ExecutorHostUpdateOne builder.
 func (c *ExecutorHostUpdateOne) SetInput(i UpdateExecutorHostInput) *ExecutorHostUpdateOne {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// CreateRoutingRuleInput represents a mutation input for creating routingrules.
+type CreateRoutingRuleInput struct {
+	Name               string
+	Priority           *int
+	Enabled            *bool
+	Condition          string
+	TargetExecutorType *schematype.ExecutorType
+	TargetHostID       *uuid.UUID
+}
+
+// Mutate applies the CreateRoutingRuleInput on the RoutingRuleMutation builder.
+func (i *CreateRoutingRuleInput) Mutate(m *RoutingRuleMutation) {
+	m.SetName(i.Name)
+	if v := i.Priority; v != nil {
+		m.SetPriority(*v)
+	}
+	if v := i.Enabled; v != nil {
+		m.SetEnabled(*v)
+	}
+	m.SetCondition(i.Condition)
+	if v := i.TargetExecutorType; v != nil {
+		m.SetTargetExecutorType(*v)
+	}
+	if v := i.TargetHostID; v != nil {
+		m.SetTargetHostID(*v)
+	}
+}
+
+// SetInput applies the change-set in the CreateRoutingRuleInput on the RoutingRuleCreate builder.
+func (c *RoutingRuleCreate) SetInput(i CreateRoutingRuleInput) *RoutingRuleCreate {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// UpdateRoutingRuleInput represents a mutation input for updating routingrules.
+type UpdateRoutingRuleInput struct {
+	Name                    *string
+	Priority                *int
+	Enabled                 *bool
+	Condition               *string
+	ClearTargetExecutorType bool
+	TargetExecutorType      *schematype.ExecutorType
+	ClearTargetHost         bool
+	TargetHostID            *uuid.UUID
+}
+
+// Mutate applies the UpdateRoutingRuleInput on the RoutingRuleMutation builder.
+func (i *UpdateRoutingRuleInput) Mutate(m *RoutingRuleMutation) {
+	if v := i.Name; v != nil {
+		m.SetName(*v)
+	}
+	if v := i.Priority; v != nil {
+		m.SetPriority(*v)
+	}
+	if v := i.Enabled; v != nil {
+		m.SetEnabled(*v)
+	}
+	if v := i.Condition; v != nil {
+		m.SetCondition(*v)
+	}
+	if i.ClearTargetExecutorType {
+		m.ClearTargetExecutorType()
+	}
+	if v := i.TargetExecutorType; v != nil {
+		m.SetTargetExecutorType(*v)
+	}
+	if i.ClearTargetHost {
+		m.ClearTargetHost()
+	}
+	if v := i.TargetHostID; v != nil {
+		m.SetTargetHostID(*v)
+	}
+}
+
+// SetInput applies the change-set in the UpdateRoutingRuleInput on the RoutingRuleUpdate builder.
+func (c *RoutingRuleUpdate) SetInput(i UpdateRoutingRuleInput) *RoutingRuleUpdate {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// SetInput applies the change-set in the UpdateRoutingRuleInput on the RoutingRuleUpdateOne builder.
+func (c *RoutingRuleUpdateOne) SetInput(i UpdateRoutingRuleInput) *RoutingRuleUpdateOne {
 	i.Mutate(c.Mutation())
 	return c
 }

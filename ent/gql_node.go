@@ -12,6 +12,7 @@ import (
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
 	"github.com/gantry/gantry/ent/jobevent"
+	"github.com/gantry/gantry/ent/routingrule"
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-multierror"
 )
@@ -40,6 +41,11 @@ var jobeventImplementors = []string{"JobEvent", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*JobEvent) IsNode() {}
+
+var routingruleImplementors = []string{"RoutingRule", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RoutingRule) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -131,6 +137,15 @@ func (c *Client) noder(ctx context.Context, table string, id uuid.UUID) (Noder, 
 			Where(jobevent.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, jobeventImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case routingrule.Table:
+		query := c.RoutingRule.Query().
+			Where(routingrule.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, routingruleImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -260,6 +275,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []uuid.UUID) ([]N
 		query := c.JobEvent.Query().
 			Where(jobevent.IDIn(ids...))
 		query, err := query.CollectFields(ctx, jobeventImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case routingrule.Table:
+		query := c.RoutingRule.Query().
+			Where(routingrule.IDIn(ids...))
+		query, err := query.CollectFields(ctx, routingruleImplementors...)
 		if err != nil {
 			return nil, err
 		}

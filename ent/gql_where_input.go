@@ -12,6 +12,7 @@ import (
 	"github.com/gantry/gantry/ent/executorhost"
 	"github.com/gantry/gantry/ent/jobevent"
 	"github.com/gantry/gantry/ent/predicate"
+	"github.com/gantry/gantry/ent/routingrule"
 	"github.com/gantry/gantry/ent/schematype"
 	"github.com/google/uuid"
 )
@@ -3523,5 +3524,423 @@ func (i *JobEventWhereInput) P() (predicate.JobEvent, error) {
 		return predicates[0], nil
 	default:
 		return jobevent.And(predicates...), nil
+	}
+}
+
+// RoutingRuleWhereInput represents a where input for filtering RoutingRule queries.
+type RoutingRuleWhereInput struct {
+	Predicates []predicate.RoutingRule  `json:"-"`
+	Not        *RoutingRuleWhereInput   `json:"not,omitempty"`
+	Or         []*RoutingRuleWhereInput `json:"or,omitempty"`
+	And        []*RoutingRuleWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *uuid.UUID  `json:"id,omitempty"`
+	IDNEQ   *uuid.UUID  `json:"idNEQ,omitempty"`
+	IDIn    []uuid.UUID `json:"idIn,omitempty"`
+	IDNotIn []uuid.UUID `json:"idNotIn,omitempty"`
+	IDGT    *uuid.UUID  `json:"idGT,omitempty"`
+	IDGTE   *uuid.UUID  `json:"idGTE,omitempty"`
+	IDLT    *uuid.UUID  `json:"idLT,omitempty"`
+	IDLTE   *uuid.UUID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "priority" field predicates.
+	Priority      *int  `json:"priority,omitempty"`
+	PriorityNEQ   *int  `json:"priorityNEQ,omitempty"`
+	PriorityIn    []int `json:"priorityIn,omitempty"`
+	PriorityNotIn []int `json:"priorityNotIn,omitempty"`
+	PriorityGT    *int  `json:"priorityGT,omitempty"`
+	PriorityGTE   *int  `json:"priorityGTE,omitempty"`
+	PriorityLT    *int  `json:"priorityLT,omitempty"`
+	PriorityLTE   *int  `json:"priorityLTE,omitempty"`
+
+	// "enabled" field predicates.
+	Enabled    *bool `json:"enabled,omitempty"`
+	EnabledNEQ *bool `json:"enabledNEQ,omitempty"`
+
+	// "condition" field predicates.
+	Condition             *string  `json:"condition,omitempty"`
+	ConditionNEQ          *string  `json:"conditionNEQ,omitempty"`
+	ConditionIn           []string `json:"conditionIn,omitempty"`
+	ConditionNotIn        []string `json:"conditionNotIn,omitempty"`
+	ConditionGT           *string  `json:"conditionGT,omitempty"`
+	ConditionGTE          *string  `json:"conditionGTE,omitempty"`
+	ConditionLT           *string  `json:"conditionLT,omitempty"`
+	ConditionLTE          *string  `json:"conditionLTE,omitempty"`
+	ConditionContains     *string  `json:"conditionContains,omitempty"`
+	ConditionHasPrefix    *string  `json:"conditionHasPrefix,omitempty"`
+	ConditionHasSuffix    *string  `json:"conditionHasSuffix,omitempty"`
+	ConditionEqualFold    *string  `json:"conditionEqualFold,omitempty"`
+	ConditionContainsFold *string  `json:"conditionContainsFold,omitempty"`
+
+	// "target_executor_type" field predicates.
+	TargetExecutorType       *schematype.ExecutorType  `json:"targetExecutorType,omitempty"`
+	TargetExecutorTypeNEQ    *schematype.ExecutorType  `json:"targetExecutorTypeNEQ,omitempty"`
+	TargetExecutorTypeIn     []schematype.ExecutorType `json:"targetExecutorTypeIn,omitempty"`
+	TargetExecutorTypeNotIn  []schematype.ExecutorType `json:"targetExecutorTypeNotIn,omitempty"`
+	TargetExecutorTypeIsNil  bool                      `json:"targetExecutorTypeIsNil,omitempty"`
+	TargetExecutorTypeNotNil bool                      `json:"targetExecutorTypeNotNil,omitempty"`
+
+	// "target_host_id" field predicates.
+	TargetHostID       *uuid.UUID  `json:"targetHostID,omitempty"`
+	TargetHostIDNEQ    *uuid.UUID  `json:"targetHostIDNEQ,omitempty"`
+	TargetHostIDIn     []uuid.UUID `json:"targetHostIDIn,omitempty"`
+	TargetHostIDNotIn  []uuid.UUID `json:"targetHostIDNotIn,omitempty"`
+	TargetHostIDIsNil  bool        `json:"targetHostIDIsNil,omitempty"`
+	TargetHostIDNotNil bool        `json:"targetHostIDNotNil,omitempty"`
+
+	// "target_host" edge predicates.
+	HasTargetHost     *bool                     `json:"hasTargetHost,omitempty"`
+	HasTargetHostWith []*ExecutorHostWhereInput `json:"hasTargetHostWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *RoutingRuleWhereInput) AddPredicates(predicates ...predicate.RoutingRule) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the RoutingRuleWhereInput filter on the RoutingRuleQuery builder.
+func (i *RoutingRuleWhereInput) Filter(q *RoutingRuleQuery) (*RoutingRuleQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyRoutingRuleWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyRoutingRuleWhereInput is returned in case the RoutingRuleWhereInput is empty.
+var ErrEmptyRoutingRuleWhereInput = errors.New("ent: empty predicate RoutingRuleWhereInput")
+
+// P returns a predicate for filtering routingrules.
+// An error is returned if the input is empty or invalid.
+func (i *RoutingRuleWhereInput) P() (predicate.RoutingRule, error) {
+	var predicates []predicate.RoutingRule
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, routingrule.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.RoutingRule, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, routingrule.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.RoutingRule, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, routingrule.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, routingrule.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, routingrule.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, routingrule.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, routingrule.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, routingrule.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, routingrule.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, routingrule.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, routingrule.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, routingrule.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, routingrule.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, routingrule.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, routingrule.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, routingrule.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, routingrule.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, routingrule.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, routingrule.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, routingrule.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, routingrule.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, routingrule.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, routingrule.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, routingrule.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, routingrule.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, routingrule.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, routingrule.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, routingrule.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, routingrule.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, routingrule.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, routingrule.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, routingrule.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, routingrule.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, routingrule.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, routingrule.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, routingrule.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, routingrule.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, routingrule.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, routingrule.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, routingrule.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Priority != nil {
+		predicates = append(predicates, routingrule.PriorityEQ(*i.Priority))
+	}
+	if i.PriorityNEQ != nil {
+		predicates = append(predicates, routingrule.PriorityNEQ(*i.PriorityNEQ))
+	}
+	if len(i.PriorityIn) > 0 {
+		predicates = append(predicates, routingrule.PriorityIn(i.PriorityIn...))
+	}
+	if len(i.PriorityNotIn) > 0 {
+		predicates = append(predicates, routingrule.PriorityNotIn(i.PriorityNotIn...))
+	}
+	if i.PriorityGT != nil {
+		predicates = append(predicates, routingrule.PriorityGT(*i.PriorityGT))
+	}
+	if i.PriorityGTE != nil {
+		predicates = append(predicates, routingrule.PriorityGTE(*i.PriorityGTE))
+	}
+	if i.PriorityLT != nil {
+		predicates = append(predicates, routingrule.PriorityLT(*i.PriorityLT))
+	}
+	if i.PriorityLTE != nil {
+		predicates = append(predicates, routingrule.PriorityLTE(*i.PriorityLTE))
+	}
+	if i.Enabled != nil {
+		predicates = append(predicates, routingrule.EnabledEQ(*i.Enabled))
+	}
+	if i.EnabledNEQ != nil {
+		predicates = append(predicates, routingrule.EnabledNEQ(*i.EnabledNEQ))
+	}
+	if i.Condition != nil {
+		predicates = append(predicates, routingrule.ConditionEQ(*i.Condition))
+	}
+	if i.ConditionNEQ != nil {
+		predicates = append(predicates, routingrule.ConditionNEQ(*i.ConditionNEQ))
+	}
+	if len(i.ConditionIn) > 0 {
+		predicates = append(predicates, routingrule.ConditionIn(i.ConditionIn...))
+	}
+	if len(i.ConditionNotIn) > 0 {
+		predicates = append(predicates, routingrule.ConditionNotIn(i.ConditionNotIn...))
+	}
+	if i.ConditionGT != nil {
+		predicates = append(predicates, routingrule.ConditionGT(*i.ConditionGT))
+	}
+	if i.ConditionGTE != nil {
+		predicates = append(predicates, routingrule.ConditionGTE(*i.ConditionGTE))
+	}
+	if i.ConditionLT != nil {
+		predicates = append(predicates, routingrule.ConditionLT(*i.ConditionLT))
+	}
+	if i.ConditionLTE != nil {
+		predicates = append(predicates, routingrule.ConditionLTE(*i.ConditionLTE))
+	}
+	if i.ConditionContains != nil {
+		predicates = append(predicates, routingrule.ConditionContains(*i.ConditionContains))
+	}
+	if i.ConditionHasPrefix != nil {
+		predicates = append(predicates, routingrule.ConditionHasPrefix(*i.ConditionHasPrefix))
+	}
+	if i.ConditionHasSuffix != nil {
+		predicates = append(predicates, routingrule.ConditionHasSuffix(*i.ConditionHasSuffix))
+	}
+	if i.ConditionEqualFold != nil {
+		predicates = append(predicates, routingrule.ConditionEqualFold(*i.ConditionEqualFold))
+	}
+	if i.ConditionContainsFold != nil {
+		predicates = append(predicates, routingrule.ConditionContainsFold(*i.ConditionContainsFold))
+	}
+	if i.TargetExecutorType != nil {
+		predicates = append(predicates, routingrule.TargetExecutorTypeEQ(*i.TargetExecutorType))
+	}
+	if i.TargetExecutorTypeNEQ != nil {
+		predicates = append(predicates, routingrule.TargetExecutorTypeNEQ(*i.TargetExecutorTypeNEQ))
+	}
+	if len(i.TargetExecutorTypeIn) > 0 {
+		predicates = append(predicates, routingrule.TargetExecutorTypeIn(i.TargetExecutorTypeIn...))
+	}
+	if len(i.TargetExecutorTypeNotIn) > 0 {
+		predicates = append(predicates, routingrule.TargetExecutorTypeNotIn(i.TargetExecutorTypeNotIn...))
+	}
+	if i.TargetExecutorTypeIsNil {
+		predicates = append(predicates, routingrule.TargetExecutorTypeIsNil())
+	}
+	if i.TargetExecutorTypeNotNil {
+		predicates = append(predicates, routingrule.TargetExecutorTypeNotNil())
+	}
+	if i.TargetHostID != nil {
+		predicates = append(predicates, routingrule.TargetHostIDEQ(*i.TargetHostID))
+	}
+	if i.TargetHostIDNEQ != nil {
+		predicates = append(predicates, routingrule.TargetHostIDNEQ(*i.TargetHostIDNEQ))
+	}
+	if len(i.TargetHostIDIn) > 0 {
+		predicates = append(predicates, routingrule.TargetHostIDIn(i.TargetHostIDIn...))
+	}
+	if len(i.TargetHostIDNotIn) > 0 {
+		predicates = append(predicates, routingrule.TargetHostIDNotIn(i.TargetHostIDNotIn...))
+	}
+	if i.TargetHostIDIsNil {
+		predicates = append(predicates, routingrule.TargetHostIDIsNil())
+	}
+	if i.TargetHostIDNotNil {
+		predicates = append(predicates, routingrule.TargetHostIDNotNil())
+	}
+
+	if i.HasTargetHost != nil {
+		p := routingrule.HasTargetHost()
+		if !*i.HasTargetHost {
+			p = routingrule.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTargetHostWith) > 0 {
+		with := make([]predicate.ExecutorHost, 0, len(i.HasTargetHostWith))
+		for _, w := range i.HasTargetHostWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTargetHostWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, routingrule.HasTargetHostWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyRoutingRuleWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return routingrule.And(predicates...), nil
 	}
 }

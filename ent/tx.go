@@ -22,6 +22,8 @@ type Tx struct {
 	ExecutorHost *ExecutorHostClient
 	// JobEvent is the client for interacting with the JobEvent builders.
 	JobEvent *JobEventClient
+	// RoutingRule is the client for interacting with the RoutingRule builders.
+	RoutingRule *RoutingRuleClient
 
 	// lazily loaded.
 	client     *Client
@@ -157,6 +159,7 @@ func (tx *Tx) init() {
 	tx.ContainerTemplate = NewContainerTemplateClient(tx.config)
 	tx.ExecutorHost = NewExecutorHostClient(tx.config)
 	tx.JobEvent = NewJobEventClient(tx.config)
+	tx.RoutingRule = NewRoutingRuleClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -48,6 +48,12 @@ func (r *queryResolver) JobEvents(ctx context.Context, after *entgql.Cursor[uuid
 		ent.WithJobEventOrder(orderBy), ent.WithJobEventFilter(where.Filter))
 }
 
+// RoutingRules is the resolver for the routingRules field.
+func (r *queryResolver) RoutingRules(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RoutingRuleOrder, where *ent.RoutingRuleWhereInput) (*ent.RoutingRuleConnection, error) {
+	return r.Client.RoutingRule.Query().Paginate(ctx, after, first, before, last,
+		ent.WithRoutingRuleOrder(orderBy), ent.WithRoutingRuleFilter(where.Filter))
+}
+
 // ExecutorHost returns generated.ExecutorHostResolver implementation.
 func (r *Resolver) ExecutorHost() generated.ExecutorHostResolver { return &executorHostResolver{r} }
 

@@ -52,7 +52,7 @@ func serveReplica(t *testing.T, db *store.DB, dispatching bool) graphtest.Client
 
 const jobQuery = `query($id: ID!) { node(id: $id) { ... on ContainerJob {
   id status exitCode stdoutLog image command environment priority retryCount executorType routingReason
-  dockerHost { name } template { name } events { totalCount edges { node { fromStatus toStatus sequence } } } } } }`
+  routingReason dockerHost { name } template { name } events { totalCount edges { node { fromStatus toStatus sequence } } } } } }`
 
 func waitStatus(t *testing.T, c graphtest.Client, id string, want ...string) map[string]any {
 	t.Helper()
@@ -188,6 +188,50 @@ func TestCostSummary(t *testing.T) {
 		d = c.OK(t, `{ costSummary(groupBy: EXECUTOR_TYPE, from: "2999-01-01T00:00:00Z") { key } }`, nil)
 		if n := len(graphtest.Get(d, "costSummary").([]any)); n != 0 {
 			t.Errorf("future range returned %d groups", n)
+		}
+	})
+}
+
+// TestRoutingRulesThroughGraphQL: a rule sends matching jobs to its target;
+// when the target is full they spill to the next eligible backend, and the
+// reason says so; invalid rules are refused with the error's position.
+func TestRoutingRulesThroughGraphQL(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		c := newDispatchingServer(t, dialect)
+		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "big", "executorType": "mock", "maxConcurrentJobs": 10}})
+		small := c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "small", "executorType": "mock", "maxConcurrentJobs": 1}})
+		smallID := graphtest.Get(small, "createExecutorHost.executorHost.id")
+		c.OK(t, `mutation($h: ID!) { createRoutingRule(input: {name: "batch to small", priority: 10,
+			condition: "labels[\"tier\"] == \"batch\"", targetHostID: $h}) { routingRule { id } } }`, map[string]any{"h": smallID})
+
+		first := submit(t, c, map[string]any{"image": "x", "labels": map[string]any{"tier": "batch"}, "environment": map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}})
+		job := waitStatus(t, c, first, "running")
+		if graphtest.Get(job, "dockerHost.name") != "small" || !strings.Contains(job["routingReason"].(string), "rule batch to small") {
+			t.Fatalf("rule not applied: %v", job)
+		}
+		second := submit(t, c, map[string]any{"image": "x", "labels": map[string]any{"tier": "batch"}})
+		job = waitStatus(t, c, second, "completed")
+		if graphtest.Get(job, "dockerHost.name") != "big" || !strings.Contains(job["routingReason"].(string), "fallback") {
+			t.Fatalf("no spill to the next backend: %v", job)
+		}
+		c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": first})
+
+		for _, tc := range []struct{ cond, want string }{
+			{`labels["tier"] ==`, "(1:"},
+			{`memoryMB > "lots"`, "(1:"},
+		} {
+			e := c.Fail(t, `mutation($c: String!) { createRoutingRule(input: {name: "bad", condition: $c, targetExecutorType: mock}) { routingRule { id } } }`, map[string]any{"c": tc.cond})
+			if e.Code() != "INVALID_INPUT" || !strings.Contains(e.Message, tc.want) {
+				t.Errorf("condition %q: %q (%s)", tc.cond, e.Message, e.Code())
+			}
+		}
+		e := c.Fail(t, `mutation { createRoutingRule(input: {name: "none", condition: "true"}) { routingRule { id } } }`, nil)
+		if e.Code() != "INVALID_INPUT" || !strings.Contains(e.Message, "exactly one") {
+			t.Errorf("rule without target: %v", e)
+		}
+		d := c.OK(t, `{ routingRules { totalCount edges { node { name enabled targetHost { name } } } } }`, nil)
+		if graphtest.Get(d, "routingRules.totalCount") != float64(1) || graphtest.Get(d, "routingRules.edges.0.node.targetHost.name") != "small" {
+			t.Errorf("rules: %v", d)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
 	"github.com/gantry/gantry/ent/jobevent"
+	"github.com/gantry/gantry/ent/routingrule"
 	"github.com/gantry/gantry/errs"
 )
 
@@ -29,6 +30,7 @@ func (r *Resolver) nodeType(ctx context.Context, id uuid.UUID) (string, error) {
 			return r.Client.ContainerTemplate.Query().Where(containertemplate.ID(id)).Exist(ctx)
 		}},
 		{jobevent.Table, func() (bool, error) { return r.Client.JobEvent.Query().Where(jobevent.ID(id)).Exist(ctx) }},
+		{routingrule.Table, func() (bool, error) { return r.Client.RoutingRule.Query().Where(routingrule.ID(id)).Exist(ctx) }},
 	}
 	for _, p := range probes {
 		ok, err := p.exist()

@@ -34,3 +34,10 @@ func (r *Resolver) checkHostConfig(ctx context.Context, t *schematype.ExecutorTy
 	}
 	return r.CheckHostConfig(ctx, typ, cfg)
 }
+
+// wake tells the dispatcher routing changed: waiting jobs may now be placed.
+func (r *Resolver) wake() {
+	if r.Dispatcher != nil {
+		r.Dispatcher.Wake()
+	}
+}

@@ -6,7 +6,6 @@ package routing
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/google/uuid"
@@ -29,6 +28,33 @@ type Host struct {
 	Runnable    bool
 	CostPerHour schematype.Decimal
 	CostPerJob  schematype.Decimal
+	AvgStartup  int // seconds
+
+	// Prices in 1/10000 USD, filled in once per snapshot by Route.
+	prepared          bool
+	priced            bool
+	perHour4, perJob4 int64
+}
+
+// prepare converts the host's decimal prices to integers once, so deciding
+// for many jobs over one snapshot does no decimal arithmetic per host.
+func (h *Host) prepare() {
+	if h.prepared {
+		return
+	}
+	h.prepared = true
+	h.priced = h.CostPerHour.Valid || h.CostPerJob.Valid
+	if h.CostPerHour.Valid {
+		h.perHour4 = h.CostPerHour.NullDecimal.Decimal.Shift(4).IntPart()
+	}
+	if h.CostPerJob.Valid {
+		h.perJob4 = h.CostPerJob.NullDecimal.Decimal.Shift(4).IntPart()
+	}
+}
+
+// costKey is the estimate for seconds of run time in 1/10000 USD (rounded).
+func (h *Host) costKey(seconds int) int64 {
+	return h.perJob4 + (h.perHour4*int64(seconds)+1800)/3600
 }
 
 // Estimate is what a job costs on h if it runs for seconds: the host's
@@ -57,14 +83,17 @@ type Job struct {
 	HostID             *uuid.UUID // explicit placement
 	PreferredExecutor  string
 	SupportedExecutors []string // from the template; empty: any
+	Vars               Vars     // what rule conditions see
 }
 
 // Candidate is one host considered for a job.
 type Candidate struct {
-	Host     Host
-	Eligible bool
-	Reason   string
-	Score    float64
+	Host          Host
+	Eligible      bool
+	Reason        string
+	Score         float64
+	EstimatedCost schematype.Decimal
+	costKey       int64 // the estimate in 1/10000 USD, for cheap comparisons
 }
 
 // Decision is where a job goes, or why it goes nowhere yet.
@@ -82,39 +111,97 @@ type Router interface {
 // UnhealthyAfter consecutive failed health checks exclude a host.
 const UnhealthyAfter = 3
 
-// Simple is the default policy: an explicit host, else hosts of the
-// preferred executor type, else any usable host; among eligible hosts the
-// one with most free slots wins, then higher weight, then name and id, so
-// decisions are deterministic.
-type Simple struct{}
+// Policy is Gantry's routing: an explicit host, else the preferred
+// executor type, else the first matching rule (highest priority first),
+// else any usable host. Among eligible hosts the cheapest estimate wins,
+// then the fastest average startup, then most free slots, then weight, then
+// name and id, so decisions are deterministic. A rule whose targets cannot
+// take the job now (full, unhealthy) falls back to the default policy, and
+// says so.
+type Policy struct {
+	Rules []Rule // in evaluation order
+}
 
-// Route implements Router.
-func (Simple) Route(job Job, hosts []Host) Decision {
+// Simple is the policy without rules.
+type Simple = Policy
+
+// Route implements Router. It converts the hosts' prices in place the
+// first time it sees a snapshot, so later calls over it are cheaper.
+func (p Policy) Route(job Job, hosts []Host) Decision {
 	cands := make([]Candidate, 0, len(hosts))
-	for _, h := range hosts {
+	for i := range hosts {
+		hosts[i].prepare()
+		h := hosts[i]
 		reason := ineligible(job, h)
 		c := Candidate{Host: h, Eligible: reason == "", Reason: reason}
+		if h.priced {
+			c.costKey = h.costKey(job.Vars.TimeoutSeconds)
+			c.EstimatedCost = schematype.NewDecimal(decimal.New(c.costKey, -4))
+		}
 		if c.Eligible {
 			c.Score = float64(h.Free())*1000 + float64(h.Weight)
-			c.Reason = fmt.Sprintf("eligible: %d free of %d, weight %d", h.Free(), h.Max, h.Weight)
+			c.Reason = "eligible" // detailed in placedReason for the chosen host
 		}
 		cands = append(cands, c)
 	}
-	sort.SliceStable(cands, func(i, j int) bool { return better(cands[i], cands[j]) })
+	slices.SortStableFunc(cands, func(a, b Candidate) int {
+		if better(a, b) {
+			return -1
+		}
+		if better(b, a) {
+			return 1
+		}
+		return 0
+	})
 	d := Decision{Candidates: cands}
+	prefix := ""
+	if job.HostID == nil && job.PreferredExecutor == "" {
+		var chosen *Host
+		chosen, prefix = p.byRule(job, cands)
+		if chosen != nil {
+			d.Host = chosen
+			d.Reason = prefix
+			return d
+		}
+	}
 	if len(cands) == 0 || !cands[0].Eligible {
-		d.Reason = noHostReason(job, cands)
+		d.Reason = prefix + noHostReason(job, cands)
 		return d
 	}
 	best := cands[0].Host
 	d.Host = &best
-	d.Reason = placedReason(job, best)
+	d.Reason = prefix + placedReason(job, best)
 	return d
+}
+
+// byRule applies the first matching rule. It returns the host it chose, or
+// nil and a note for the reason when a rule matched but cannot be served.
+func (p Policy) byRule(job Job, sorted []Candidate) (*Host, string) {
+	for _, r := range p.Rules {
+		ok, err := r.matches(job.Vars)
+		if err != nil || !ok {
+			continue
+		}
+		for _, c := range sorted {
+			if c.Eligible && r.targets(c.Host) {
+				h := c.Host
+				return &h, fmt.Sprintf("rule %s → %s: %s", r.Name, r.target(), c.Host.Name)
+			}
+		}
+		return nil, fmt.Sprintf("rule %s matched but no %s host can take the job now; fallback: ", r.Name, r.target())
+	}
+	return nil, ""
 }
 
 func better(a, b Candidate) bool {
 	if a.Eligible != b.Eligible {
 		return a.Eligible
+	}
+	if a.costKey != b.costKey { // hosts without prices count as free
+		return a.costKey < b.costKey
+	}
+	if a.Host.AvgStartup != b.Host.AvgStartup {
+		return a.Host.AvgStartup < b.Host.AvgStartup
 	}
 	if a.Score != b.Score {
 		return a.Score > b.Score
@@ -153,7 +240,7 @@ func placedReason(job Job, h Host) string {
 	case job.PreferredExecutor != "":
 		return fmt.Sprintf("preferred executor %s: %s has %d free slots", job.PreferredExecutor, h.Name, h.Free())
 	}
-	return fmt.Sprintf("default policy: %s (%s) has the most free slots (%d)", h.Name, h.Type, h.Free())
+	return fmt.Sprintf("default policy: %s (%s), cheapest and readiest, %d free slots", h.Name, h.Type, h.Free())
 }
 
 func noHostReason(job Job, cands []Candidate) string {

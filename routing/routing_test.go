@@ -33,7 +33,7 @@ func TestSimpleRouter(t *testing.T) {
 		want       string // host name, "" for none
 		reasonPart string
 	}{
-		{"most free slots wins", Job{}, all, "m", "most free slots"},
+		{"most free slots wins", Job{}, all, "m", "10 free slots"},
 		{"explicit host", Job{HostID: &a.ID}, all, "a", "explicit host a"},
 		{"explicit full host waits", Job{HostID: &full.ID}, all, "", "at capacity"},
 		{"preferred executor", Job{PreferredExecutor: "docker"}, all, "b", "preferred executor docker"},

@@ -240,12 +240,39 @@ var (
 			},
 		},
 	}
+	// RoutingRulesColumns holds the columns for the "routing_rules" table.
+	RoutingRulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "priority", Type: field.TypeInt, Default: 50},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "condition", Type: field.TypeString, Size: 2147483647},
+		{Name: "target_executor_type", Type: field.TypeEnum, Nullable: true, Enums: []string{"docker", "cloudrun", "fargate", "scaleway", "mock"}},
+		{Name: "target_host_id", Type: field.TypeUUID, Nullable: true},
+	}
+	// RoutingRulesTable holds the schema information for the "routing_rules" table.
+	RoutingRulesTable = &schema.Table{
+		Name:       "routing_rules",
+		Columns:    RoutingRulesColumns,
+		PrimaryKey: []*schema.Column{RoutingRulesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "routing_rules_executor_hosts_target_host",
+				Columns:    []*schema.Column{RoutingRulesColumns[8]},
+				RefColumns: []*schema.Column{ExecutorHostsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		ContainerJobsTable,
 		ContainerTemplatesTable,
 		ExecutorHostsTable,
 		JobEventsTable,
+		RoutingRulesTable,
 	}
 )
 
@@ -265,4 +292,5 @@ func init() {
 	}
 	JobEventsTable.ForeignKeys[0].RefTable = ContainerJobsTable
 	JobEventsTable.ForeignKeys[1].RefTable = ExecutorHostsTable
+	RoutingRulesTable.ForeignKeys[0].RefTable = ExecutorHostsTable
 }

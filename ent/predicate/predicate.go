@@ -17,3 +17,6 @@ type ExecutorHost func(*sql.Selector)
 
 // JobEvent is the predicate function for jobevent builders.
 type JobEvent func(*sql.Selector)
+
+// RoutingRule is the predicate function for routingrule builders.
+type RoutingRule func(*sql.Selector)

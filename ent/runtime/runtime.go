@@ -9,6 +9,7 @@ import (
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
 	"github.com/gantry/gantry/ent/jobevent"
+	"github.com/gantry/gantry/ent/routingrule"
 	"github.com/gantry/gantry/ent/schema"
 	"github.com/google/uuid"
 )
@@ -381,6 +382,59 @@ func init() {
 	jobeventDescID := jobeventMixinFields0[0].Descriptor()
 	// jobevent.DefaultID holds the default value on creation for the id field.
 	jobevent.DefaultID = jobeventDescID.Default.(func() uuid.UUID)
+	routingruleMixin := schema.RoutingRule{}.Mixin()
+	routingruleHooks := schema.RoutingRule{}.Hooks()
+	routingrule.Hooks[0] = routingruleHooks[0]
+	routingruleMixinFields0 := routingruleMixin[0].Fields()
+	_ = routingruleMixinFields0
+	routingruleMixinFields1 := routingruleMixin[1].Fields()
+	_ = routingruleMixinFields1
+	routingruleFields := schema.RoutingRule{}.Fields()
+	_ = routingruleFields
+	// routingruleDescCreatedAt is the schema descriptor for created_at field.
+	routingruleDescCreatedAt := routingruleMixinFields1[0].Descriptor()
+	// routingrule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	routingrule.DefaultCreatedAt = routingruleDescCreatedAt.Default.(func() time.Time)
+	// routingruleDescUpdatedAt is the schema descriptor for updated_at field.
+	routingruleDescUpdatedAt := routingruleMixinFields1[1].Descriptor()
+	// routingrule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	routingrule.DefaultUpdatedAt = routingruleDescUpdatedAt.Default.(func() time.Time)
+	// routingrule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	routingrule.UpdateDefaultUpdatedAt = routingruleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// routingruleDescName is the schema descriptor for name field.
+	routingruleDescName := routingruleFields[0].Descriptor()
+	// routingrule.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	routingrule.NameValidator = func() func(string) error {
+		validators := routingruleDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// routingruleDescPriority is the schema descriptor for priority field.
+	routingruleDescPriority := routingruleFields[1].Descriptor()
+	// routingrule.DefaultPriority holds the default value on creation for the priority field.
+	routingrule.DefaultPriority = routingruleDescPriority.Default.(int)
+	// routingruleDescEnabled is the schema descriptor for enabled field.
+	routingruleDescEnabled := routingruleFields[2].Descriptor()
+	// routingrule.DefaultEnabled holds the default value on creation for the enabled field.
+	routingrule.DefaultEnabled = routingruleDescEnabled.Default.(bool)
+	// routingruleDescCondition is the schema descriptor for condition field.
+	routingruleDescCondition := routingruleFields[3].Descriptor()
+	// routingrule.ConditionValidator is a validator for the "condition" field. It is called by the builders before save.
+	routingrule.ConditionValidator = routingruleDescCondition.Validators[0].(func(string) error)
+	// routingruleDescID is the schema descriptor for id field.
+	routingruleDescID := routingruleMixinFields0[0].Descriptor()
+	// routingrule.DefaultID holds the default value on creation for the id field.
+	routingrule.DefaultID = routingruleDescID.Default.(func() uuid.UUID)
 }
 
 const (

@@ -12,6 +12,7 @@ import (
 	"github.com/gantry/gantry/ent/hook"
 	"github.com/gantry/gantry/ent/schematype"
 	"github.com/gantry/gantry/errs"
+	"github.com/gantry/gantry/routing"
 )
 
 // jobState is the part of a job that seed 000's validation rules read.
@@ -125,4 +126,41 @@ func validateJobMutation(ctx context.Context, m *gen.ContainerJobMutation) error
 // Hooks of the ContainerJob.
 func (ContainerJob) Hooks() []gen.Hook {
 	return []gen.Hook{jobValidationHook}
+}
+
+// ruleValidationHook compiles a rule's condition on every write (so an
+// invalid rule is refused with the position of its error) and requires
+// exactly one target: an executor type or a host.
+func ruleValidationHook(next gen.Mutator) gen.Mutator {
+	return hook.RoutingRuleFunc(func(ctx context.Context, m *gen.RoutingRuleMutation) (gen.Value, error) {
+		if cond, ok := m.Condition(); ok {
+			if _, err := routing.Compile(cond); err != nil {
+				return nil, errs.Invalid("condition", "%v", err)
+			}
+		}
+		_, hasType := m.TargetExecutorType()
+		_, hasHost := m.TargetHostID()
+		if m.Op().Is(gen.OpCreate) {
+			if hasType == hasHost {
+				return nil, errs.Invalid("target", "give exactly one of targetExecutorType and targetHostID")
+			}
+			return next.Mutate(ctx, m)
+		}
+		if hasType && hasHost {
+			return nil, errs.Invalid("target", "give exactly one of targetExecutorType and targetHostID")
+		}
+		// Setting one target clears the other.
+		if hasType {
+			m.ClearTargetHostID()
+		}
+		if hasHost {
+			m.ClearTargetExecutorType()
+		}
+		return next.Mutate(ctx, m)
+	})
+}
+
+// Hooks of the RoutingRule.
+func (RoutingRule) Hooks() []gen.Hook {
+	return []gen.Hook{ruleValidationHook}
 }

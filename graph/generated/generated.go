@@ -159,6 +159,10 @@ type ComplexityRoot struct {
 		Key           func(childComplexity int) int
 	}
 
+	DeleteRoutingRulePayload struct {
+		DeletedID func(childComplexity int) int
+	}
+
 	ExecutorHost struct {
 		AutoPullImages      func(childComplexity int) int
 		AverageStartupTime  func(childComplexity int) int
@@ -236,11 +240,14 @@ type ComplexityRoot struct {
 		CancelJob               func(childComplexity int, input model.CancelJobInput) int
 		CreateContainerTemplate func(childComplexity int, input ent.CreateContainerTemplateInput) int
 		CreateExecutorHost      func(childComplexity int, input ent.CreateExecutorHostInput) int
+		CreateRoutingRule       func(childComplexity int, input ent.CreateRoutingRuleInput) int
+		DeleteRoutingRule       func(childComplexity int, id uuid.UUID) int
 		RetryJob                func(childComplexity int, input model.RetryJobInput) int
 		RouteJob                func(childComplexity int, input model.RouteJobInput) int
 		SubmitJob               func(childComplexity int, input model.SubmitJobInput) int
 		UpdateContainerTemplate func(childComplexity int, id uuid.UUID, input ent.UpdateContainerTemplateInput) int
 		UpdateExecutorHost      func(childComplexity int, id uuid.UUID, input ent.UpdateExecutorHostInput) int
+		UpdateRoutingRule       func(childComplexity int, id uuid.UUID, input ent.UpdateRoutingRuleInput) int
 	}
 
 	PageInfo struct {
@@ -258,6 +265,7 @@ type ComplexityRoot struct {
 		JobEvents          func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.JobEventOrder, where *ent.JobEventWhereInput) int
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
+		RoutingRules       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RoutingRuleOrder, where *ent.RoutingRuleWhereInput) int
 	}
 
 	RetryJobPayload struct {
@@ -281,6 +289,34 @@ type ComplexityRoot struct {
 		Candidates func(childComplexity int) int
 		Host       func(childComplexity int) int
 		Reason     func(childComplexity int) int
+	}
+
+	RoutingRule struct {
+		Condition          func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		Enabled            func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Priority           func(childComplexity int) int
+		TargetExecutorType func(childComplexity int) int
+		TargetHost         func(childComplexity int) int
+		TargetHostID       func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+	}
+
+	RoutingRuleConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RoutingRuleEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	RoutingRulePayload struct {
+		RoutingRule func(childComplexity int) int
 	}
 
 	SubmitJobPayload struct {
@@ -317,6 +353,9 @@ type MutationResolver interface {
 	RouteJob(ctx context.Context, input model.RouteJobInput) (*model.RouteJobPayload, error)
 	CancelJob(ctx context.Context, input model.CancelJobInput) (*model.CancelJobPayload, error)
 	RetryJob(ctx context.Context, input model.RetryJobInput) (*model.RetryJobPayload, error)
+	CreateRoutingRule(ctx context.Context, input ent.CreateRoutingRuleInput) (*model.RoutingRulePayload, error)
+	UpdateRoutingRule(ctx context.Context, id uuid.UUID, input ent.UpdateRoutingRuleInput) (*model.RoutingRulePayload, error)
+	DeleteRoutingRule(ctx context.Context, id uuid.UUID) (*model.DeleteRoutingRulePayload, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
@@ -325,6 +364,7 @@ type QueryResolver interface {
 	ContainerTemplates(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerTemplateOrder, where *ent.ContainerTemplateWhereInput) (*ent.ContainerTemplateConnection, error)
 	ExecutorHosts(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ExecutorHostOrder, where *ent.ExecutorHostWhereInput) (*ent.ExecutorHostConnection, error)
 	JobEvents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.JobEventOrder, where *ent.JobEventWhereInput) (*ent.JobEventConnection, error)
+	RoutingRules(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RoutingRuleOrder, where *ent.RoutingRuleWhereInput) (*ent.RoutingRuleConnection, error)
 	CostSummary(ctx context.Context, groupBy model.CostGroupBy, from *time.Time, to *time.Time) ([]*model.CostGroup, error)
 }
 type SubscriptionResolver interface {
@@ -864,6 +904,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CostGroup.Key(childComplexity), true
 
+	case "DeleteRoutingRulePayload.deletedID":
+		if e.ComplexityRoot.DeleteRoutingRulePayload.DeletedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteRoutingRulePayload.DeletedID(childComplexity), true
+
 	case "ExecutorHost.autoPullImages":
 		if e.ComplexityRoot.ExecutorHost.AutoPullImages == nil {
 			break
@@ -1204,6 +1251,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateExecutorHost(childComplexity, args["input"].(ent.CreateExecutorHostInput)), true
+	case "Mutation.createRoutingRule":
+		if e.ComplexityRoot.Mutation.CreateRoutingRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createRoutingRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateRoutingRule(childComplexity, args["input"].(ent.CreateRoutingRuleInput)), true
+	case "Mutation.deleteRoutingRule":
+		if e.ComplexityRoot.Mutation.DeleteRoutingRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteRoutingRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteRoutingRule(childComplexity, args["id"].(uuid.UUID)), true
 	case "Mutation.retryJob":
 		if e.ComplexityRoot.Mutation.RetryJob == nil {
 			break
@@ -1259,6 +1328,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateExecutorHost(childComplexity, args["id"].(uuid.UUID), args["input"].(ent.UpdateExecutorHostInput)), true
+	case "Mutation.updateRoutingRule":
+		if e.ComplexityRoot.Mutation.UpdateRoutingRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateRoutingRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateRoutingRule(childComplexity, args["id"].(uuid.UUID), args["input"].(ent.UpdateRoutingRuleInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1363,6 +1443,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]uuid.UUID)), true
+	case "Query.routingRules":
+		if e.ComplexityRoot.Query.RoutingRules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_routingRules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RoutingRules(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.RoutingRuleOrder), args["where"].(*ent.RoutingRuleWhereInput)), true
 
 	case "RetryJobPayload.job":
 		if e.ComplexityRoot.RetryJobPayload.Job == nil {
@@ -1433,6 +1524,106 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoutingDecision.Reason(childComplexity), true
+
+	case "RoutingRule.condition":
+		if e.ComplexityRoot.RoutingRule.Condition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Condition(childComplexity), true
+	case "RoutingRule.createdAt":
+		if e.ComplexityRoot.RoutingRule.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.CreatedAt(childComplexity), true
+	case "RoutingRule.enabled":
+		if e.ComplexityRoot.RoutingRule.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Enabled(childComplexity), true
+	case "RoutingRule.id":
+		if e.ComplexityRoot.RoutingRule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.ID(childComplexity), true
+	case "RoutingRule.name":
+		if e.ComplexityRoot.RoutingRule.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Name(childComplexity), true
+	case "RoutingRule.priority":
+		if e.ComplexityRoot.RoutingRule.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Priority(childComplexity), true
+	case "RoutingRule.targetExecutorType":
+		if e.ComplexityRoot.RoutingRule.TargetExecutorType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.TargetExecutorType(childComplexity), true
+	case "RoutingRule.targetHost":
+		if e.ComplexityRoot.RoutingRule.TargetHost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.TargetHost(childComplexity), true
+	case "RoutingRule.targetHostID":
+		if e.ComplexityRoot.RoutingRule.TargetHostID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.TargetHostID(childComplexity), true
+	case "RoutingRule.updatedAt":
+		if e.ComplexityRoot.RoutingRule.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.UpdatedAt(childComplexity), true
+
+	case "RoutingRuleConnection.edges":
+		if e.ComplexityRoot.RoutingRuleConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRuleConnection.Edges(childComplexity), true
+	case "RoutingRuleConnection.pageInfo":
+		if e.ComplexityRoot.RoutingRuleConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRuleConnection.PageInfo(childComplexity), true
+	case "RoutingRuleConnection.totalCount":
+		if e.ComplexityRoot.RoutingRuleConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRuleConnection.TotalCount(childComplexity), true
+
+	case "RoutingRuleEdge.cursor":
+		if e.ComplexityRoot.RoutingRuleEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRuleEdge.Cursor(childComplexity), true
+	case "RoutingRuleEdge.node":
+		if e.ComplexityRoot.RoutingRuleEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRuleEdge.Node(childComplexity), true
+
+	case "RoutingRulePayload.routingRule":
+		if e.ComplexityRoot.RoutingRulePayload.RoutingRule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRulePayload.RoutingRule(childComplexity), true
 
 	case "SubmitJobPayload.created":
 		if e.ComplexityRoot.SubmitJobPayload.Created == nil {
@@ -1508,15 +1699,19 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ContainerTemplateWhereInput", ec.unmarshalInputContainerTemplateWhereInput),
 			graphql.NewInputUnmarshaler("CreateContainerTemplateInput", ec.unmarshalInputCreateContainerTemplateInput),
 			graphql.NewInputUnmarshaler("CreateExecutorHostInput", ec.unmarshalInputCreateExecutorHostInput),
+			graphql.NewInputUnmarshaler("CreateRoutingRuleInput", ec.unmarshalInputCreateRoutingRuleInput),
 			graphql.NewInputUnmarshaler("ExecutorHostOrder", ec.unmarshalInputExecutorHostOrder),
 			graphql.NewInputUnmarshaler("ExecutorHostWhereInput", ec.unmarshalInputExecutorHostWhereInput),
 			graphql.NewInputUnmarshaler("JobEventOrder", ec.unmarshalInputJobEventOrder),
 			graphql.NewInputUnmarshaler("JobEventWhereInput", ec.unmarshalInputJobEventWhereInput),
 			graphql.NewInputUnmarshaler("RetryJobInput", ec.unmarshalInputRetryJobInput),
 			graphql.NewInputUnmarshaler("RouteJobInput", ec.unmarshalInputRouteJobInput),
+			graphql.NewInputUnmarshaler("RoutingRuleOrder", ec.unmarshalInputRoutingRuleOrder),
+			graphql.NewInputUnmarshaler("RoutingRuleWhereInput", ec.unmarshalInputRoutingRuleWhereInput),
 			graphql.NewInputUnmarshaler("SubmitJobInput", ec.unmarshalInputSubmitJobInput),
 			graphql.NewInputUnmarshaler("UpdateContainerTemplateInput", ec.unmarshalInputUpdateContainerTemplateInput),
 			graphql.NewInputUnmarshaler("UpdateExecutorHostInput", ec.unmarshalInputUpdateExecutorHostInput),
+			graphql.NewInputUnmarshaler("UpdateRoutingRuleInput", ec.unmarshalInputUpdateRoutingRuleInput),
 		)
 	}
 	first := true
@@ -1722,6 +1917,21 @@ extend type Mutation {
   cancelJob(input: CancelJobInput!): CancelJobPayload!
   """Start a new attempt of a failed, timed-out or cancelled job."""
   retryJob(input: RetryJobInput!): RetryJobPayload!
+}
+`, BuiltIn: false},
+	{Name: "../rules.graphqls", Input: `type RoutingRulePayload {
+  routingRule: RoutingRule!
+}
+
+type DeleteRoutingRulePayload {
+  deletedID: ID!
+}
+
+extend type Mutation {
+  """Add a routing rule. The condition is compiled and type-checked now: an invalid one is refused with its position."""
+  createRoutingRule(input: CreateRoutingRuleInput!): RoutingRulePayload!
+  updateRoutingRule(id: ID!, input: UpdateRoutingRuleInput!): RoutingRulePayload!
+  deleteRoutingRule(id: ID!): DeleteRoutingRulePayload!
 }
 `, BuiltIn: false},
 	{Name: "../schema.graphqls", Input: `"""A fixed-point amount in USD with 4 decimal places, sent as a string ("0.1250")."""
@@ -3003,6 +3213,33 @@ input CreateExecutorHostInput {
   weight: Int
 }
 """
+CreateRoutingRuleInput is used for create RoutingRule object.
+Input was generated by ent.
+"""
+input CreateRoutingRuleInput {
+  """
+  Unique name of this rule
+  """
+  name: String!
+  """
+  Rules are tried from the highest priority down; the first whose condition holds decides
+  """
+  priority: Int
+  """
+  Disabled rules are skipped
+  """
+  enabled: Boolean
+  """
+  Expression over the job (expr-lang), e.g. image startsWith "gpu/" || labels["tier"] == "batch" || memoryMB > 4096. Fields: name, image, template, labels, env (keys), priority, memoryMB, cpu, timeoutSeconds
+  """
+  condition: String!
+  """
+  Executor type the matching jobs go to
+  """
+  targetExecutorType: ExecutorType
+  targetHostID: ID
+}
+"""
 Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
@@ -3803,6 +4040,232 @@ type Query {
     """
     where: JobEventWhereInput
   ): JobEventConnection!
+  routingRules(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for RoutingRules returned from the connection.
+    """
+    orderBy: RoutingRuleOrder
+
+    """
+    Filtering options for RoutingRules returned from the connection.
+    """
+    where: RoutingRuleWhereInput
+  ): RoutingRuleConnection!
+}
+type RoutingRule implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  Unique name of this rule
+  """
+  name: String!
+  """
+  Rules are tried from the highest priority down; the first whose condition holds decides
+  """
+  priority: Int!
+  """
+  Disabled rules are skipped
+  """
+  enabled: Boolean!
+  """
+  Expression over the job (expr-lang), e.g. image startsWith "gpu/" || labels["tier"] == "batch" || memoryMB > 4096. Fields: name, image, template, labels, env (keys), priority, memoryMB, cpu, timeoutSeconds
+  """
+  condition: String!
+  """
+  Executor type the matching jobs go to
+  """
+  targetExecutorType: ExecutorType
+  """
+  Host the matching jobs go to
+  """
+  targetHostID: ID
+  targetHost: ExecutorHost
+}
+"""
+A connection to a list of items.
+"""
+type RoutingRuleConnection {
+  """
+  A list of edges.
+  """
+  edges: [RoutingRuleEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type RoutingRuleEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: RoutingRule
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for RoutingRule connections
+"""
+input RoutingRuleOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order RoutingRules.
+  """
+  field: RoutingRuleOrderField!
+}
+"""
+Properties by which RoutingRule connections can be ordered.
+"""
+enum RoutingRuleOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+  PRIORITY
+}
+"""
+RoutingRuleWhereInput is used for filtering RoutingRule objects.
+Input was generated by ent.
+"""
+input RoutingRuleWhereInput {
+  not: RoutingRuleWhereInput
+  and: [RoutingRuleWhereInput!]
+  or: [RoutingRuleWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  priority field predicates
+  """
+  priority: Int
+  priorityNEQ: Int
+  priorityIn: [Int!]
+  priorityNotIn: [Int!]
+  priorityGT: Int
+  priorityGTE: Int
+  priorityLT: Int
+  priorityLTE: Int
+  """
+  enabled field predicates
+  """
+  enabled: Boolean
+  enabledNEQ: Boolean
+  """
+  condition field predicates
+  """
+  condition: String
+  conditionNEQ: String
+  conditionIn: [String!]
+  conditionNotIn: [String!]
+  conditionGT: String
+  conditionGTE: String
+  conditionLT: String
+  conditionLTE: String
+  conditionContains: String
+  conditionHasPrefix: String
+  conditionHasSuffix: String
+  conditionEqualFold: String
+  conditionContainsFold: String
+  """
+  target_executor_type field predicates
+  """
+  targetExecutorType: ExecutorType
+  targetExecutorTypeNEQ: ExecutorType
+  targetExecutorTypeIn: [ExecutorType!]
+  targetExecutorTypeNotIn: [ExecutorType!]
+  targetExecutorTypeIsNil: Boolean
+  targetExecutorTypeNotNil: Boolean
+  """
+  target_host_id field predicates
+  """
+  targetHostID: ID
+  targetHostIDNEQ: ID
+  targetHostIDIn: [ID!]
+  targetHostIDNotIn: [ID!]
+  targetHostIDIsNil: Boolean
+  targetHostIDNotNil: Boolean
+  """
+  target_host edge predicates
+  """
+  hasTargetHost: Boolean
+  hasTargetHostWith: [ExecutorHostWhereInput!]
 }
 """
 The builtin Time type
@@ -3934,6 +4397,35 @@ input UpdateExecutorHostInput {
   Routing weight: among equally good hosts, a higher weight is preferred
   """
   weight: Int
+}
+"""
+UpdateRoutingRuleInput is used for update RoutingRule object.
+Input was generated by ent.
+"""
+input UpdateRoutingRuleInput {
+  """
+  Unique name of this rule
+  """
+  name: String
+  """
+  Rules are tried from the highest priority down; the first whose condition holds decides
+  """
+  priority: Int
+  """
+  Disabled rules are skipped
+  """
+  enabled: Boolean
+  """
+  Expression over the job (expr-lang), e.g. image startsWith "gpu/" || labels["tier"] == "batch" || memoryMB > 4096. Fields: name, image, template, labels, env (keys), priority, memoryMB, cpu, timeoutSeconds
+  """
+  condition: String
+  """
+  Executor type the matching jobs go to
+  """
+  targetExecutorType: ExecutorType
+  clearTargetExecutorType: Boolean
+  targetHostID: ID
+  clearTargetHost: Boolean
 }
 `, BuiltIn: false},
 }
@@ -4167,6 +4659,14 @@ func (ec *executionContext) childFields_CostGroup(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type CostGroup", field.Name)
 }
 
+func (ec *executionContext) childFields_DeleteRoutingRulePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedID":
+		return ec.fieldContext_DeleteRoutingRulePayload_deletedID(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteRoutingRulePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ExecutorHost(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4371,6 +4871,62 @@ func (ec *executionContext) childFields_RoutingDecision(ctx context.Context, fie
 		return ec.fieldContext_RoutingDecision_candidates(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RoutingDecision", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_RoutingRule_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_RoutingRule_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_RoutingRule_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_RoutingRule_name(ctx, field)
+	case "priority":
+		return ec.fieldContext_RoutingRule_priority(ctx, field)
+	case "enabled":
+		return ec.fieldContext_RoutingRule_enabled(ctx, field)
+	case "condition":
+		return ec.fieldContext_RoutingRule_condition(ctx, field)
+	case "targetExecutorType":
+		return ec.fieldContext_RoutingRule_targetExecutorType(ctx, field)
+	case "targetHostID":
+		return ec.fieldContext_RoutingRule_targetHostID(ctx, field)
+	case "targetHost":
+		return ec.fieldContext_RoutingRule_targetHost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingRule", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingRuleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RoutingRuleConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RoutingRuleConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RoutingRuleConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingRuleConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingRuleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_RoutingRuleEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_RoutingRuleEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingRuleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingRulePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "routingRule":
+		return ec.fieldContext_RoutingRulePayload_routingRule(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingRulePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SubmitJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4703,6 +5259,34 @@ func (ec *executionContext) field_Mutation_createExecutorHost_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createRoutingRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ent.CreateRoutingRuleInput, error) {
+			return ec.unmarshalNCreateRoutingRuleInput2githubᚗcomᚋgantryᚋgantryᚋentᚐCreateRoutingRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteRoutingRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_retryJob_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4781,6 +5365,28 @@ func (ec *executionContext) field_Mutation_updateExecutorHost_args(ctx context.C
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (ent.UpdateExecutorHostInput, error) {
 			return ec.unmarshalNUpdateExecutorHostInput2githubᚗcomᚋgantryᚋgantryᚋentᚐUpdateExecutorHostInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateRoutingRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ent.UpdateRoutingRuleInput, error) {
+			return ec.unmarshalNUpdateRoutingRuleInput2githubᚗcomᚋgantryᚋgantryᚋentᚐUpdateRoutingRuleInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5074,6 +5680,60 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_routingRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.RoutingRuleOrder, error) {
+			return ec.unmarshalORoutingRuleOrder2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.RoutingRuleWhereInput, error) {
+			return ec.unmarshalORoutingRuleWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
 	return args, nil
 }
 
@@ -7233,6 +7893,29 @@ func (ec *executionContext) fieldContext_CostGroup_actualCost(_ context.Context,
 	return graphql.NewScalarFieldContext("CostGroup", field, false, false, "Decimal")
 }
 
+func (ec *executionContext) _DeleteRoutingRulePayload_deletedID(ctx context.Context, field graphql.CollectedField, obj *model.DeleteRoutingRulePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteRoutingRulePayload_deletedID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteRoutingRulePayload_deletedID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteRoutingRulePayload", field, false, false, "ID")
+}
+
 func (ec *executionContext) _ExecutorHost_id(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutorHost) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8823,6 +9506,138 @@ func (ec *executionContext) fieldContext_Mutation_retryJob(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createRoutingRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createRoutingRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateRoutingRule(ctx, fc.Args["input"].(ent.CreateRoutingRuleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RoutingRulePayload) graphql.Marshaler {
+			return ec.marshalNRoutingRulePayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRoutingRulePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createRoutingRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRulePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createRoutingRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateRoutingRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateRoutingRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateRoutingRule(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(ent.UpdateRoutingRuleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RoutingRulePayload) graphql.Marshaler {
+			return ec.marshalNRoutingRulePayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRoutingRulePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateRoutingRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRulePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateRoutingRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteRoutingRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteRoutingRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteRoutingRule(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteRoutingRulePayload) graphql.Marshaler {
+			return ec.marshalNDeleteRoutingRulePayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐDeleteRoutingRulePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteRoutingRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteRoutingRulePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteRoutingRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[uuid.UUID]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9173,6 +9988,50 @@ func (ec *executionContext) fieldContext_Query_jobEvents(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_jobEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_routingRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_routingRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RoutingRules(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.RoutingRuleOrder), fc.Args["where"].(*ent.RoutingRuleWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingRuleConnection) graphql.Marshaler {
+			return ec.marshalNRoutingRuleConnection2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_routingRules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRuleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_routingRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9601,6 +10460,419 @@ func (ec *executionContext) fieldContext_RoutingDecision_candidates(_ context.Co
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RouteCandidate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRule_id(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RoutingRule_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RoutingRule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RoutingRule_name(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingRule_priority(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoutingRule_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RoutingRule_condition(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_condition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Condition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_condition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingRule_targetExecutorType(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_targetExecutorType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetExecutorType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.ExecutorType) graphql.Marshaler {
+			return ec.marshalOExecutorType2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐExecutorType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_targetExecutorType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "ExecutorType")
+}
+
+func (ec *executionContext) _RoutingRule_targetHostID(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_targetHostID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetHostID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uuid.UUID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_targetHostID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RoutingRule_targetHost(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_targetHost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetHost(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ExecutorHost) graphql.Marshaler {
+			return ec.marshalOExecutorHost2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐExecutorHost(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_targetHost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExecutorHost(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRuleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRuleConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.RoutingRuleEdge) graphql.Marshaler {
+			return ec.marshalORoutingRuleEdge2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRuleConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRuleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRuleEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRuleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRuleConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRuleConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRuleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRuleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRuleConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRuleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRuleConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoutingRuleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRuleEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
+			return ec.marshalORoutingRule2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRuleEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRuleEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRuleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRuleEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRuleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRuleEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _RoutingRulePayload_routingRule(ctx context.Context, field graphql.CollectedField, obj *model.RoutingRulePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRulePayload_routingRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoutingRule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
+			return ec.marshalNRoutingRule2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRulePayload_routingRule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRulePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRule(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14985,6 +16257,83 @@ func UnmarshalCreateExecutorHostInput(ctx context.Context, raw any) (ent.CreateE
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateRoutingRuleInput(ctx context.Context, obj any) (ent.CreateRoutingRuleInput, error) {
+	var it ent.CreateRoutingRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "priority", "enabled", "condition", "targetExecutorType", "targetHostID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "condition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Condition = data
+		case "targetExecutorType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetExecutorType"))
+			data, err := ec.unmarshalOExecutorType2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐExecutorType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetExecutorType = data
+		case "targetHostID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHostID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetHostID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateRoutingRuleInput unmarshals raw into the CreateRoutingRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateRoutingRuleInput(ctx context.Context, raw any) (ent.CreateRoutingRuleInput, error) {
+	var out ent.CreateRoutingRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateRoutingRuleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputExecutorHostOrder(ctx context.Context, obj any) (ent.ExecutorHostOrder, error) {
 	var it ent.ExecutorHostOrder
 	if obj == nil {
@@ -16810,6 +18159,633 @@ func UnmarshalRouteJobInput(ctx context.Context, raw any) (model.RouteJobInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRoutingRuleOrder(ctx context.Context, obj any) (ent.RoutingRuleOrder, error) {
+	var it ent.RoutingRuleOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingRuleOrder unmarshals raw into the RoutingRuleOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingRuleOrder(ctx context.Context, raw any) (ent.RoutingRuleOrder, error) {
+	var out ent.RoutingRuleOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingRuleOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRoutingRuleWhereInput(ctx context.Context, obj any) (ent.RoutingRuleWhereInput, error) {
+	var it ent.RoutingRuleWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "priorityGT", "priorityGTE", "priorityLT", "priorityLTE", "enabled", "enabledNEQ", "condition", "conditionNEQ", "conditionIn", "conditionNotIn", "conditionGT", "conditionGTE", "conditionLT", "conditionLTE", "conditionContains", "conditionHasPrefix", "conditionHasSuffix", "conditionEqualFold", "conditionContainsFold", "targetExecutorType", "targetExecutorTypeNEQ", "targetExecutorTypeIn", "targetExecutorTypeNotIn", "targetExecutorTypeIsNil", "targetExecutorTypeNotNil", "targetHostID", "targetHostIDNEQ", "targetHostIDIn", "targetHostIDNotIn", "targetHostIDIsNil", "targetHostIDNotNil", "hasTargetHost", "hasTargetHostWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalORoutingRuleWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalORoutingRuleWhereInput2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalORoutingRuleWhereInput2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "priorityNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priorityNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriorityNEQ = data
+		case "priorityIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priorityIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriorityIn = data
+		case "priorityNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priorityNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriorityNotIn = data
+		case "priorityGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priorityGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriorityGT = data
+		case "priorityGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priorityGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriorityGTE = data
+		case "priorityLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priorityLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriorityLT = data
+		case "priorityLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priorityLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriorityLTE = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "enabledNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabledNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnabledNEQ = data
+		case "condition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Condition = data
+		case "conditionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionNEQ = data
+		case "conditionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionIn = data
+		case "conditionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionNotIn = data
+		case "conditionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionGT = data
+		case "conditionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionGTE = data
+		case "conditionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionLT = data
+		case "conditionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionLTE = data
+		case "conditionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionContains = data
+		case "conditionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionHasPrefix = data
+		case "conditionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionHasSuffix = data
+		case "conditionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionEqualFold = data
+		case "conditionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conditionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConditionContainsFold = data
+		case "targetExecutorType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetExecutorType"))
+			data, err := ec.unmarshalOExecutorType2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐExecutorType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetExecutorType = data
+		case "targetExecutorTypeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetExecutorTypeNEQ"))
+			data, err := ec.unmarshalOExecutorType2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐExecutorType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetExecutorTypeNEQ = data
+		case "targetExecutorTypeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetExecutorTypeIn"))
+			data, err := ec.unmarshalOExecutorType2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐExecutorTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetExecutorTypeIn = data
+		case "targetExecutorTypeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetExecutorTypeNotIn"))
+			data, err := ec.unmarshalOExecutorType2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐExecutorTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetExecutorTypeNotIn = data
+		case "targetExecutorTypeIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetExecutorTypeIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetExecutorTypeIsNil = data
+		case "targetExecutorTypeNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetExecutorTypeNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetExecutorTypeNotNil = data
+		case "targetHostID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHostID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetHostID = data
+		case "targetHostIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHostIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetHostIDNEQ = data
+		case "targetHostIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHostIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetHostIDIn = data
+		case "targetHostIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHostIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetHostIDNotIn = data
+		case "targetHostIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHostIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetHostIDIsNil = data
+		case "targetHostIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHostIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetHostIDNotNil = data
+		case "hasTargetHost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTargetHost"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTargetHost = data
+		case "hasTargetHostWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTargetHostWith"))
+			data, err := ec.unmarshalOExecutorHostWhereInput2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐExecutorHostWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTargetHostWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingRuleWhereInput unmarshals raw into the RoutingRuleWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingRuleWhereInput(ctx context.Context, raw any) (ent.RoutingRuleWhereInput, error) {
+	var out ent.RoutingRuleWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingRuleWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSubmitJobInput(ctx context.Context, obj any) (model.SubmitJobInput, error) {
 	var it model.SubmitJobInput
 	if obj == nil {
@@ -17293,6 +19269,97 @@ func UnmarshalUpdateExecutorHostInput(ctx context.Context, raw any) (ent.UpdateE
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateRoutingRuleInput(ctx context.Context, obj any) (ent.UpdateRoutingRuleInput, error) {
+	var it ent.UpdateRoutingRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "priority", "enabled", "condition", "targetExecutorType", "clearTargetExecutorType", "targetHostID", "clearTargetHost"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "condition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Condition = data
+		case "targetExecutorType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetExecutorType"))
+			data, err := ec.unmarshalOExecutorType2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐExecutorType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetExecutorType = data
+		case "clearTargetExecutorType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearTargetExecutorType"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearTargetExecutorType = data
+		case "targetHostID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHostID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetHostID = data
+		case "clearTargetHost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearTargetHost"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearTargetHost = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateRoutingRuleInput unmarshals raw into the UpdateRoutingRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateRoutingRuleInput(ctx context.Context, raw any) (ent.UpdateRoutingRuleInput, error) {
+	var out ent.UpdateRoutingRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateRoutingRuleInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -17301,6 +19368,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case *ent.RoutingRule:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._RoutingRule(ctx, sel, obj)
 	case *ent.JobEvent:
 		if obj == nil {
 			return graphql.Null
@@ -18028,6 +20100,39 @@ func (ec *executionContext) _CostGroup(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var deleteRoutingRulePayloadImplementors = []string{"DeleteRoutingRulePayload"}
+
+func (ec *executionContext) _DeleteRoutingRulePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteRoutingRulePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteRoutingRulePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteRoutingRulePayload")
+		case "deletedID":
+			out.Values[i] = ec._DeleteRoutingRulePayload_deletedID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var executorHostImplementors = []string{"ExecutorHost", "Node"}
 
 func (ec *executionContext) _ExecutorHost(ctx context.Context, sel ast.SelectionSet, obj *ent.ExecutorHost) graphql.Marshaler {
@@ -18578,6 +20683,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createRoutingRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createRoutingRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateRoutingRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateRoutingRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteRoutingRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteRoutingRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18697,6 +20823,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_jobEvents(ctx, field)
+				})
+		case "routingRules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_routingRules(ctx, field)
 				})
 		case "costSummary":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -18882,6 +21014,199 @@ func (ec *executionContext) _RoutingDecision(ctx context.Context, sel ast.Select
 			}
 		case "candidates":
 			out.Values[i] = ec._RoutingDecision_candidates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingRuleImplementors = []string{"RoutingRule", "Node"}
+
+func (ec *executionContext) _RoutingRule(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingRule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingRule")
+		case "id":
+			out.Values[i] = ec._RoutingRule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._RoutingRule_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._RoutingRule_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._RoutingRule_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priority":
+			out.Values[i] = ec._RoutingRule_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabled":
+			out.Values[i] = ec._RoutingRule_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "condition":
+			out.Values[i] = ec._RoutingRule_condition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetExecutorType":
+			out.Values[i] = ec._RoutingRule_targetExecutorType(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetHostID":
+			out.Values[i] = ec._RoutingRule_targetHostID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetHost":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RoutingRule_targetHost(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingRuleConnectionImplementors = []string{"RoutingRuleConnection"}
+
+func (ec *executionContext) _RoutingRuleConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingRuleConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingRuleConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingRuleConnection")
+		case "edges":
+			out.Values[i] = ec._RoutingRuleConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RoutingRuleConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._RoutingRuleConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingRuleEdgeImplementors = []string{"RoutingRuleEdge"}
+
+func (ec *executionContext) _RoutingRuleEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingRuleEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingRuleEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingRuleEdge")
+		case "node":
+			out.Values[i] = ec._RoutingRuleEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._RoutingRuleEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingRulePayloadImplementors = []string{"RoutingRulePayload"}
+
+func (ec *executionContext) _RoutingRulePayload(ctx context.Context, sel ast.SelectionSet, obj *model.RoutingRulePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingRulePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingRulePayload")
+		case "routingRule":
+			out.Values[i] = ec._RoutingRulePayload_routingRule(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -19495,6 +21820,11 @@ func (ec *executionContext) unmarshalNCreateExecutorHostInput2githubᚗcomᚋgan
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateRoutingRuleInput2githubᚗcomᚋgantryᚋgantryᚋentᚐCreateRoutingRuleInput(ctx context.Context, v any) (ent.CreateRoutingRuleInput, error) {
+	res, err := ec.unmarshalInputCreateRoutingRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[uuid.UUID], error) {
 	var res entgql.Cursor[uuid.UUID]
 	err := res.UnmarshalGQL(v)
@@ -19513,6 +21843,14 @@ func (ec *executionContext) unmarshalNDecimal2githubᚗcomᚋgantryᚋgantryᚋe
 
 func (ec *executionContext) marshalNDecimal2githubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx context.Context, sel ast.SelectionSet, v schematype.Decimal) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNDeleteRoutingRulePayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐDeleteRoutingRulePayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteRoutingRulePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteRoutingRulePayload!")
+		return graphql.Null
+	}
+	return ec._DeleteRoutingRulePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNExecutorHost2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐExecutorHost(ctx context.Context, sel ast.SelectionSet, v *ent.ExecutorHost) graphql.Marshaler {
@@ -19798,6 +22136,49 @@ func (ec *executionContext) marshalNRoutingDecision2ᚖgithubᚗcomᚋgantryᚋg
 	return ec._RoutingDecision(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRoutingRule2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRule(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingRule!")
+		return graphql.Null
+	}
+	return ec._RoutingRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoutingRuleConnection2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRuleConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingRuleConnection!")
+		return graphql.Null
+	}
+	return ec._RoutingRuleConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleOrderField(ctx context.Context, v any) (*ent.RoutingRuleOrderField, error) {
+	var res = new(ent.RoutingRuleOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRuleOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingRuleOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNRoutingRulePayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐRoutingRulePayload(ctx context.Context, sel ast.SelectionSet, v *model.RoutingRulePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingRulePayload!")
+		return graphql.Null
+	}
+	return ec._RoutingRulePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRoutingRuleWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleWhereInput(ctx context.Context, v any) (*ent.RoutingRuleWhereInput, error) {
+	res, err := ec.unmarshalInputRoutingRuleWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -19875,6 +22256,11 @@ func (ec *executionContext) unmarshalNUpdateContainerTemplateInput2githubᚗcom�
 
 func (ec *executionContext) unmarshalNUpdateExecutorHostInput2githubᚗcomᚋgantryᚋgantryᚋentᚐUpdateExecutorHostInput(ctx context.Context, v any) (ent.UpdateExecutorHostInput, error) {
 	res, err := ec.unmarshalInputUpdateExecutorHostInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateRoutingRuleInput2githubᚗcomᚋgantryᚋgantryᚋentᚐUpdateRoutingRuleInput(ctx context.Context, v any) (ent.UpdateRoutingRuleInput, error) {
+	res, err := ec.unmarshalInputUpdateRoutingRuleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -20809,6 +23195,66 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋgantryᚋgantryᚋentᚐ
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORoutingRule2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRule(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RoutingRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORoutingRuleEdge2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.RoutingRuleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalORoutingRuleEdge2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalORoutingRuleEdge2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleEdge(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRuleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RoutingRuleEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORoutingRuleOrder2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleOrder(ctx context.Context, v any) (*ent.RoutingRuleOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRoutingRuleOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalORoutingRuleWhereInput2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleWhereInputᚄ(ctx context.Context, v any) ([]*ent.RoutingRuleWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.RoutingRuleWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRoutingRuleWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalORoutingRuleWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐRoutingRuleWhereInput(ctx context.Context, v any) (*ent.RoutingRuleWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRoutingRuleWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -37,6 +37,10 @@ type CostGroup struct {
 	ActualCost    *schematype.Decimal `json:"actualCost,omitempty"`
 }
 
+type DeleteRoutingRulePayload struct {
+	DeletedID uuid.UUID `json:"deletedID"`
+}
+
 type ExecutorHostPayload struct {
 	ExecutorHost *ent.ExecutorHost `json:"executorHost"`
 }
@@ -83,6 +87,10 @@ type RoutingDecision struct {
 	Host       *ent.ExecutorHost `json:"host,omitempty"`
 	Reason     string            `json:"reason"`
 	Candidates []*RouteCandidate `json:"candidates"`
+}
+
+type RoutingRulePayload struct {
+	RoutingRule *ent.RoutingRule `json:"routingRule"`
 }
 
 // A job to run: from a template, an inline spec, or a template with overrides.

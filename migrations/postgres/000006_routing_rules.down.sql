@@ -1,0 +1,2 @@
+-- drop "routing_rules" table
+DROP TABLE "public"."routing_rules";

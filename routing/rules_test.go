@@ -1,0 +1,108 @@
+package routing
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gantry/gantry/ent/schematype"
+)
+
+func rule(t testing.TB, name, cond string, typ string) Rule {
+	t.Helper()
+	p, err := Compile(cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	et := schematype.ExecutorType(typ)
+	return Rule{Name: name, Condition: p, TargetType: &et}
+}
+
+func TestRules(t *testing.T) {
+	docker := host("docker-1", "docker", 0, 4)
+	full := host("docker-full", "docker", 4, 4)
+	cloud := host("cloud-1", "cloudrun", 0, 100)
+	gpu := rule(t, "gpu", `image startsWith "gpu/"`, "cloudrun")
+	batch := rule(t, "batch", `labels["tier"] == "batch" && memoryMB > 1024`, "docker")
+	p := Policy{Rules: []Rule{gpu, batch}}
+	for _, tc := range []struct {
+		name  string
+		job   Job
+		hosts []Host
+		want  string
+		part  string
+	}{
+		{"first matching rule", Job{Vars: Vars{Image: "gpu/train"}}, []Host{docker, cloud}, "cloud-1", "rule gpu"},
+		{"second rule", Job{Vars: Vars{Labels: map[string]string{"tier": "batch"}, MemoryMB: 2048}}, []Host{docker, cloud}, "docker-1", "rule batch"},
+		{"no rule matches: default", Job{Vars: Vars{Image: "web"}}, []Host{docker, cloud}, "cloud-1", "default policy"},
+		{"preferred executor overrides rules", Job{PreferredExecutor: "docker", Vars: Vars{Image: "gpu/x"}}, []Host{docker, cloud}, "docker-1", "preferred executor"},
+		{"explicit host overrides rules", Job{HostID: &docker.ID, Vars: Vars{Image: "gpu/x"}}, []Host{docker, cloud}, "docker-1", "explicit host"},
+		{"rule target full: fallback", Job{Vars: Vars{Labels: map[string]string{"tier": "batch"}, MemoryMB: 4096}}, []Host{full, cloud}, "cloud-1", "rule batch matched but no docker host can take the job now; fallback"},
+	} {
+		d := p.Route(tc.job, tc.hosts)
+		got := ""
+		if d.Host != nil {
+			got = d.Host.Name
+		}
+		if got != tc.want || !strings.Contains(d.Reason, tc.part) {
+			t.Errorf("%s: %q (%q), want %q containing %q", tc.name, got, d.Reason, tc.want, tc.part)
+		}
+	}
+}
+
+func TestCheaperAndFasterHostsWin(t *testing.T) {
+	cheap := host("cheap", "mock", 3, 4)
+	cheap.CostPerHour = schematype.MustDecimal("0.1")
+	dear := host("dear", "mock", 0, 40)
+	dear.CostPerHour = schematype.MustDecimal("2")
+	d := Policy{}.Route(Job{Vars: Vars{TimeoutSeconds: 3600}}, []Host{dear, cheap})
+	if d.Host == nil || d.Host.Name != "cheap" {
+		t.Fatalf("chose %v, want the cheap host", d.Host)
+	}
+	if c := d.Candidates[1]; c.Host.Name != "dear" || c.EstimatedCost.String() != "2.0000" {
+		t.Errorf("candidate estimate %+v", c)
+	}
+	slow, fast := host("slow", "mock", 0, 4), host("fast", "mock", 0, 4)
+	slow.AvgStartup, fast.AvgStartup = 30, 2
+	if d := (Policy{}).Route(Job{}, []Host{slow, fast}); d.Host.Name != "fast" {
+		t.Errorf("chose %s, want the faster-starting host", d.Host.Name)
+	}
+}
+
+func TestCompileReportsPosition(t *testing.T) {
+	for _, bad := range []string{`image startsWith`, `memoryMB > "big"`, `nosuchfield == 1`, `image`} {
+		_, err := Compile(bad)
+		if err == nil || !strings.Contains(err.Error(), "invalid condition") {
+			t.Errorf("%q: %v", bad, err)
+			continue
+		}
+		if bad != "image" && !strings.Contains(err.Error(), "(1:") {
+			t.Errorf("%q: error has no position: %v", bad, err)
+		}
+	}
+}
+
+// BenchmarkRoute1000Hosts100Rules is the routing figure of `make bench`:
+// one decision over 1,000 hosts with 100 rules, the last one matching.
+func BenchmarkRoute1000Hosts100Rules(b *testing.B) {
+	var hosts []Host
+	for i := range 1000 {
+		typ := []string{"docker", "cloudrun", "fargate", "mock"}[i%4]
+		h := host(fmt.Sprintf("h%04d", i), typ, i%7, 8)
+		h.CostPerHour = schematype.MustDecimal(fmt.Sprintf("0.%02d", i%100))
+		hosts = append(hosts, h)
+	}
+	var rules []Rule
+	for i := range 99 {
+		rules = append(rules, rule(b, fmt.Sprintf("r%02d", i), fmt.Sprintf(`labels["team"] == "t%d" && memoryMB > %d`, i, i), "docker"))
+	}
+	rules = append(rules, rule(b, "last", `image startsWith "batch/"`, "fargate"))
+	p := Policy{Rules: rules}
+	job := Job{Vars: Vars{Image: "batch/etl", Labels: map[string]string{"team": "x"}, MemoryMB: 512, TimeoutSeconds: 600}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := p.Route(job, hosts); d.Host == nil || d.Host.Type != "fargate" {
+			b.Fatalf("decision %v", d.Reason)
+		}
+	}
+}
