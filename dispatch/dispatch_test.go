@@ -34,7 +34,7 @@ type env struct {
 }
 
 func fastOpts() dispatch.Options {
-	return dispatch.Options{PollInterval: 10 * time.Millisecond, RetryBase: 50 * time.Millisecond,
+	return dispatch.Options{PollInterval: 10 * time.Millisecond, RetryBase: 50 * time.Millisecond, HealthEvery: 100 * time.Millisecond,
 		StopGrace: 200 * time.Millisecond, IdleTick: 200 * time.Millisecond, LeaseTTL: 3 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 }
@@ -505,6 +505,32 @@ func TestCostEstimatedAndActual(t *testing.T) {
 		// 1.2 s runs bill as 1 s: 0.01 + 3.6/h × 1 s = 0.0110.
 		if got := done.ActualCost.String(); got != "0.0110" {
 			t.Errorf("actual_cost %q, want 0.0110", got)
+		}
+	})
+}
+
+// TestCircuitBreakerSpillsToAnotherHost: a host whose launches keep failing
+// for infrastructure reasons is taken out of routing after three failures,
+// and the job spills to another host.
+func TestCircuitBreakerSpillsToAnotherHost(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		db := storetest.Open(t, dialect)
+		opts := fastOpts()
+		opts.HealthEvery = time.Hour // no health check resets the breaker during the test
+		e := &env{t: t, db: db, c: db.Client, d: dispatch.New(db, opts)}
+		broken := e.host("broken", 10, map[string]any{"launch_error": "daemon not responding"})
+		spare := e.host("spare", 2, nil)
+		e.start()
+		j := e.submit(dispatch.SubmitInput{MaxRetries: ptr(5)})
+		done := e.wait(j.ID, st.StatusCompleted, st.StatusFailed)
+		if done.Status != st.StatusCompleted || *done.DockerHostID != spare.ID {
+			t.Fatalf("job %s on %v, want completed on the spare host (%s)", done.Status, done.DockerHostID, done.LastError)
+		}
+		if f := e.c.ExecutorHost.GetX(context.Background(), broken.ID).HealthCheckFailures; f < 3 {
+			t.Errorf("broken host has %d failures recorded", f)
+		}
+		if done.RetryCount < 3 {
+			t.Errorf("retries %d: the job should have tried the broken host until its breaker opened", done.RetryCount)
 		}
 	})
 }

@@ -144,6 +144,7 @@ func (d *Dispatcher) launch(ctx context.Context, j *ent.ContainerJob) outcome {
 	start := time.Now()
 	id, err := ex.Launch(ctx, SpecOf(j))
 	if err != nil {
+		d.tripBreaker(ctx, *j.DockerHostID, err)
 		return outcome{change: d.failure(j, err, "launch"), after: after}
 	}
 	d.noteStartup(*j.DockerHostID, time.Since(start))
@@ -152,6 +153,18 @@ func (d *Dispatcher) launch(ctx context.Context, j *ent.ContainerJob) outcome {
 		change: Change{Job: j, To: st.StatusRunning, ExecutionID: id, Reason: "launched on " + string(j.ExecutorType),
 			Set: func(u *ent.ContainerJobUpdate) { u.SetLaunchedAt(now) }},
 		after: after,
+	}
+}
+
+// tripBreaker counts an infrastructure-class launch failure against the
+// host, like a failed health check: after three in a row routing stops
+// sending it jobs (they spill to other hosts) until a health check passes.
+func (d *Dispatcher) tripBreaker(ctx context.Context, host uuid.UUID, err error) {
+	if executors.ClassOf(err) != executors.Transient {
+		return // the job's fault, not the host's
+	}
+	if uerr := d.client.ExecutorHost.UpdateOneID(host).AddHealthCheckFailures(1).Exec(ctx); uerr != nil {
+		d.log.Warn("record launch failure on host", "host", host, "err", uerr)
 	}
 }
 

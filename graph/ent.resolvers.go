@@ -54,6 +54,9 @@ func (r *queryResolver) RoutingRules(ctx context.Context, after *entgql.Cursor[u
 		ent.WithRoutingRuleOrder(orderBy), ent.WithRoutingRuleFilter(where.Filter))
 }
 
+// ContainerJob returns generated.ContainerJobResolver implementation.
+func (r *Resolver) ContainerJob() generated.ContainerJobResolver { return &containerJobResolver{r} }
+
 // ExecutorHost returns generated.ExecutorHostResolver implementation.
 func (r *Resolver) ExecutorHost() generated.ExecutorHostResolver { return &executorHostResolver{r} }
 
@@ -64,6 +67,7 @@ func (r *Resolver) JobEvent() generated.JobEventResolver { return &jobEventResol
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
+	containerJobResolver struct{ *Resolver }
 	executorHostResolver struct{ *Resolver }
 	jobEventResolver     struct{ *Resolver }
 	queryResolver        struct{ *Resolver }

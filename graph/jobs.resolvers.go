@@ -7,10 +7,22 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/gantry/gantry/dispatch"
+	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/graph/model"
 )
+
+// QueuePosition is the resolver for the queuePosition field.
+func (r *containerJobResolver) QueuePosition(ctx context.Context, obj *ent.ContainerJob) (*int, error) {
+	return r.queuePosition(ctx, obj)
+}
+
+// EstimatedStartAt is the resolver for the estimatedStartAt field.
+func (r *containerJobResolver) EstimatedStartAt(ctx context.Context, obj *ent.ContainerJob) (*time.Time, error) {
+	return r.estimatedStartAt(ctx, obj)
+}
 
 // SubmitJob is the resolver for the submitJob field.
 func (r *mutationResolver) SubmitJob(ctx context.Context, input model.SubmitJobInput) (*model.SubmitJobPayload, error) {

@@ -235,3 +235,17 @@ func TestRoutingRulesThroughGraphQL(t *testing.T) {
 		}
 	})
 }
+
+func TestQueuePosition(t *testing.T) {
+	c := newDispatchingServer(t, "sqlite")
+	c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "closed", "executorType": "mock", "maxConcurrentJobs": 0}})
+	low := submit(t, c, map[string]any{"image": "x", "priority": 10})
+	high := submit(t, c, map[string]any{"image": "x", "priority": 90})
+	mid := submit(t, c, map[string]any{"image": "x", "priority": 50})
+	for id, want := range map[string]float64{high: 1, mid: 2, low: 3} {
+		d := c.OK(t, `query($id: ID!) { node(id: $id) { ... on ContainerJob { queuePosition estimatedStartAt } } }`, map[string]any{"id": id})
+		if graphtest.Get(d, "node.queuePosition") != want || graphtest.Get(d, "node.estimatedStartAt") != nil {
+			t.Errorf("job %s: %v, want position %v and no estimate (nothing launched lately)", id, d, want)
+		}
+	}
+}

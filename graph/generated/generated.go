@@ -36,6 +36,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	ContainerJob() ContainerJobResolver
 	ExecutorHost() ExecutorHostResolver
 	JobEvent() JobEventResolver
 	Mutation() MutationResolver
@@ -70,6 +71,7 @@ type ComplexityRoot struct {
 		DockerHostID        func(childComplexity int) int
 		Environment         func(childComplexity int) int
 		EstimatedCost       func(childComplexity int) int
+		EstimatedStartAt    func(childComplexity int) int
 		Events              func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.JobEventOrder, where *ent.JobEventWhereInput) int
 		ExecutorMetadata    func(childComplexity int) int
 		ExecutorType        func(childComplexity int) int
@@ -91,6 +93,7 @@ type ComplexityRoot struct {
 		OomKilled           func(childComplexity int) int
 		PreferredExecutor   func(childComplexity int) int
 		Priority            func(childComplexity int) int
+		QueuePosition       func(childComplexity int) int
 		QueuedAt            func(childComplexity int) int
 		RetryCount          func(childComplexity int) int
 		RetryStrategy       func(childComplexity int) int
@@ -336,6 +339,10 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type ContainerJobResolver interface {
+	QueuePosition(ctx context.Context, obj *ent.ContainerJob) (*int, error)
+	EstimatedStartAt(ctx context.Context, obj *ent.ContainerJob) (*time.Time, error)
+}
 type ExecutorHostResolver interface {
 	ExecutorConfigKeys(ctx context.Context, obj *ent.ExecutorHost) ([]string, error)
 
@@ -490,6 +497,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ContainerJob.EstimatedCost(childComplexity), true
+	case "ContainerJob.estimatedStartAt":
+		if e.ComplexityRoot.ContainerJob.EstimatedStartAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContainerJob.EstimatedStartAt(childComplexity), true
 	case "ContainerJob.events":
 		if e.ComplexityRoot.ContainerJob.Events == nil {
 			break
@@ -621,6 +634,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ContainerJob.Priority(childComplexity), true
+	case "ContainerJob.queuePosition":
+		if e.ComplexityRoot.ContainerJob.QueuePosition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContainerJob.QueuePosition(childComplexity), true
 	case "ContainerJob.queuedAt":
 		if e.ComplexityRoot.ContainerJob.QueuedAt == nil {
 			break
@@ -1917,6 +1936,13 @@ extend type Mutation {
   cancelJob(input: CancelJobInput!): CancelJobPayload!
   """Start a new attempt of a failed, timed-out or cancelled job."""
   retryJob(input: RetryJobInput!): RetryJobPayload!
+}
+
+extend type ContainerJob {
+  """1-based place in the queue (jobs that will be claimed before it, plus one); null unless queued."""
+  queuePosition: Int
+  """When the job should start, from its queue position and the launch rate of the last 5 minutes; null unless queued or when nothing launched lately."""
+  estimatedStartAt: Time
 }
 `, BuiltIn: false},
 	{Name: "../rules.graphqls", Input: `type RoutingRulePayload {
@@ -4551,6 +4577,10 @@ func (ec *executionContext) childFields_ContainerJob(ctx context.Context, field 
 		return ec.fieldContext_ContainerJob_dockerHost(ctx, field)
 	case "events":
 		return ec.fieldContext_ContainerJob_events(ctx, field)
+	case "queuePosition":
+		return ec.fieldContext_ContainerJob_queuePosition(ctx, field)
+	case "estimatedStartAt":
+		return ec.fieldContext_ContainerJob_estimatedStartAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ContainerJob", field.Name)
 }
@@ -7094,6 +7124,52 @@ func (ec *executionContext) fieldContext_ContainerJob_events(ctx context.Context
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ContainerJob_queuePosition(ctx context.Context, field graphql.CollectedField, obj *ent.ContainerJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContainerJob_queuePosition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ContainerJob().QueuePosition(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContainerJob_queuePosition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContainerJob", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ContainerJob_estimatedStartAt(ctx context.Context, field graphql.CollectedField, obj *ent.ContainerJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContainerJob_estimatedStartAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ContainerJob().EstimatedStartAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContainerJob_estimatedStartAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContainerJob", field, true, true, "Time")
 }
 
 func (ec *executionContext) _ContainerJobConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ContainerJobConnection) (ret graphql.Marshaler) {
@@ -19730,6 +19806,18 @@ func (ec *executionContext) _ContainerJob(ctx context.Context, sel ast.Selection
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ContainerJob_events(ctx, field, obj)
+				})
+		case "queuePosition":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ContainerJob_queuePosition(ctx, field, obj)
+				})
+		case "estimatedStartAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ContainerJob_estimatedStartAt(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
