@@ -56,6 +56,10 @@ func main() {
 	} else {
 		fmt.Println("(GANTRY_TEST_POSTGRES_URL not set: SQLite only)")
 	}
+	if err := routingBench(2000); err != nil {
+		fmt.Fprintf(os.Stderr, "routing: %v\n", err)
+		os.Exit(1)
+	}
 	if *dockerRuns > 0 {
 		if err := dockerBench(*dockerRuns, 50); err != nil {
 			fmt.Fprintf(os.Stderr, "docker: %v\n", err)

@@ -56,7 +56,12 @@ func (r *Resolver) decision(ctx context.Context, d routing.Decision) (*model.Rou
 	}
 	for _, c := range d.Candidates {
 		if h := byID[c.Host.ID]; h != nil {
-			out.Candidates = append(out.Candidates, &model.RouteCandidate{Host: h, Eligible: c.Eligible, Reason: c.Reason, Score: c.Score})
+			cost := c.EstimatedCost()
+			rc := &model.RouteCandidate{Host: h, Eligible: c.Eligible, Reason: c.Reason, Score: c.Score}
+			if cost.Valid {
+				rc.EstimatedCost = &cost
+			}
+			out.Candidates = append(out.Candidates, rc)
 		}
 	}
 	return out, nil

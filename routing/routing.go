@@ -4,6 +4,8 @@
 package routing
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -88,12 +90,22 @@ type Job struct {
 
 // Candidate is one host considered for a job.
 type Candidate struct {
-	Host          Host
-	Eligible      bool
-	Reason        string
-	Score         float64
-	EstimatedCost schematype.Decimal
-	costKey       int64 // the estimate in 1/10000 USD, for cheap comparisons
+	Host     *Host // points into the snapshot given to Route
+	Eligible bool
+	Reason   string
+	Score    float64
+	priced   bool
+	costKey  int64 // the estimate in 1/10000 USD
+}
+
+// EstimatedCost is what the job would cost on this host (at its timeout);
+// invalid when the host has no prices. Built on demand: deciding needs only
+// the integer key.
+func (c Candidate) EstimatedCost() schematype.Decimal {
+	if !c.priced {
+		return schematype.Decimal{}
+	}
+	return schematype.NewDecimal(decimal.New(c.costKey, -4))
 }
 
 // Decision is where a job goes, or why it goes nowhere yet.
@@ -131,12 +143,11 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 	cands := make([]Candidate, 0, len(hosts))
 	for i := range hosts {
 		hosts[i].prepare()
-		h := hosts[i]
-		reason := ineligible(job, h)
+		h := &hosts[i]
+		reason := ineligible(job, *h)
 		c := Candidate{Host: h, Eligible: reason == "", Reason: reason}
 		if h.priced {
-			c.costKey = h.costKey(job.Vars.TimeoutSeconds)
-			c.EstimatedCost = schematype.NewDecimal(decimal.New(c.costKey, -4))
+			c.priced, c.costKey = true, h.costKey(job.Vars.TimeoutSeconds)
 		}
 		if c.Eligible {
 			c.Score = float64(h.Free())*1000 + float64(h.Weight)
@@ -144,15 +155,7 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 		}
 		cands = append(cands, c)
 	}
-	slices.SortStableFunc(cands, func(a, b Candidate) int {
-		if better(a, b) {
-			return -1
-		}
-		if better(b, a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(cands, compare)
 	d := Decision{Candidates: cands}
 	prefix := ""
 	if job.HostID == nil && job.PreferredExecutor == "" {
@@ -168,9 +171,8 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 		d.Reason = prefix + noHostReason(job, cands)
 		return d
 	}
-	best := cands[0].Host
-	d.Host = &best
-	d.Reason = prefix + placedReason(job, best)
+	d.Host = cands[0].Host
+	d.Reason = prefix + placedReason(job, *d.Host)
 	return d
 }
 
@@ -183,9 +185,8 @@ func (p Policy) byRule(job Job, sorted []Candidate) (*Host, string) {
 			continue
 		}
 		for _, c := range sorted {
-			if c.Eligible && r.targets(c.Host) {
-				h := c.Host
-				return &h, fmt.Sprintf("rule %s → %s: %s", r.Name, r.target(), c.Host.Name)
+			if c.Eligible && r.targets(*c.Host) {
+				return c.Host, fmt.Sprintf("rule %s → %s: %s", r.Name, r.target(), c.Host.Name)
 			}
 		}
 		return nil, fmt.Sprintf("rule %s matched but no %s host can take the job now; fallback: ", r.Name, r.target())
@@ -193,23 +194,29 @@ func (p Policy) byRule(job Job, sorted []Candidate) (*Host, string) {
 	return nil, ""
 }
 
-func better(a, b Candidate) bool {
+// compare orders candidates best first: eligible, cheapest estimate (hosts
+// without prices count as free), fastest average startup, most free slots
+// and weight (the score), then name and id.
+func compare(a, b Candidate) int {
 	if a.Eligible != b.Eligible {
-		return a.Eligible
+		if a.Eligible {
+			return -1
+		}
+		return 1
 	}
-	if a.costKey != b.costKey { // hosts without prices count as free
-		return a.costKey < b.costKey
+	if c := cmp.Compare(a.costKey, b.costKey); c != 0 {
+		return c
 	}
-	if a.Host.AvgStartup != b.Host.AvgStartup {
-		return a.Host.AvgStartup < b.Host.AvgStartup
+	if c := cmp.Compare(a.Host.AvgStartup, b.Host.AvgStartup); c != 0 {
+		return c
 	}
-	if a.Score != b.Score {
-		return a.Score > b.Score
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
 	}
-	if a.Host.Name != b.Host.Name {
-		return a.Host.Name < b.Host.Name
+	if c := strings.Compare(a.Host.Name, b.Host.Name); c != 0 {
+		return c
 	}
-	return a.Host.ID.String() < b.Host.ID.String()
+	return bytes.Compare(a.Host.ID[:], b.Host.ID[:])
 }
 
 // ineligible returns why h cannot take job now, or "".

@@ -59,7 +59,7 @@ func TestCheaperAndFasterHostsWin(t *testing.T) {
 	if d.Host == nil || d.Host.Name != "cheap" {
 		t.Fatalf("chose %v, want the cheap host", d.Host)
 	}
-	if c := d.Candidates[1]; c.Host.Name != "dear" || c.EstimatedCost.String() != "2.0000" {
+	if c := d.Candidates[1]; c.Host.Name != "dear" || c.EstimatedCost().String() != "2.0000" {
 		t.Errorf("candidate estimate %+v", c)
 	}
 	slow, fast := host("slow", "mock", 0, 4), host("fast", "mock", 0, 4)

@@ -276,10 +276,11 @@ type ComplexityRoot struct {
 	}
 
 	RouteCandidate struct {
-		Eligible func(childComplexity int) int
-		Host     func(childComplexity int) int
-		Reason   func(childComplexity int) int
-		Score    func(childComplexity int) int
+		Eligible      func(childComplexity int) int
+		EstimatedCost func(childComplexity int) int
+		Host          func(childComplexity int) int
+		Reason        func(childComplexity int) int
+		Score         func(childComplexity int) int
 	}
 
 	RouteJobPayload struct {
@@ -1487,6 +1488,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RouteCandidate.Eligible(childComplexity), true
+	case "RouteCandidate.estimatedCost":
+		if e.ComplexityRoot.RouteCandidate.EstimatedCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RouteCandidate.EstimatedCost(childComplexity), true
 	case "RouteCandidate.host":
 		if e.ComplexityRoot.RouteCandidate.Host == nil {
 			break
@@ -1895,6 +1902,8 @@ type RouteCandidate {
   eligible: Boolean!
   reason: String!
   score: Float!
+  """What the job would cost there (at its timeout), when the host has prices."""
+  estimatedCost: Decimal
 }
 
 type RoutingDecision {
@@ -4875,6 +4884,8 @@ func (ec *executionContext) childFields_RouteCandidate(ctx context.Context, fiel
 		return ec.fieldContext_RouteCandidate_reason(ctx, field)
 	case "score":
 		return ec.fieldContext_RouteCandidate_score(ctx, field)
+	case "estimatedCost":
+		return ec.fieldContext_RouteCandidate_estimatedCost(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RouteCandidate", field.Name)
 }
@@ -10365,6 +10376,29 @@ func (ec *executionContext) _RouteCandidate_score(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_RouteCandidate_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RouteCandidate", field, false, false, "Float")
+}
+
+func (ec *executionContext) _RouteCandidate_estimatedCost(ctx context.Context, field graphql.CollectedField, obj *model.RouteCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RouteCandidate_estimatedCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EstimatedCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RouteCandidate_estimatedCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RouteCandidate", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _RouteJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.RouteJobPayload) (ret graphql.Marshaler) {
@@ -21017,6 +21051,11 @@ func (ec *executionContext) _RouteCandidate(ctx context.Context, sel ast.Selecti
 		case "score":
 			out.Values[i] = ec._RouteCandidate_score(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "estimatedCost":
+			out.Values[i] = ec._RouteCandidate_estimatedCost(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:

@@ -66,6 +66,8 @@ type RouteCandidate struct {
 	Eligible bool              `json:"eligible"`
 	Reason   string            `json:"reason"`
 	Score    float64           `json:"score"`
+	// What the job would cost there (at its timeout), when the host has prices.
+	EstimatedCost *schematype.Decimal `json:"estimatedCost,omitempty"`
 }
 
 type RouteJobInput struct {
