@@ -28,6 +28,7 @@ type Options struct {
 	RetryBase         time.Duration  // first retry delay of the default strategy (2s)
 	IdleTick          time.Duration  // safety wake-up when nothing signals (5s)
 	HealthEvery       time.Duration  // host health checks and orphan sweeps (30s)
+	KeepFailed        time.Duration  // how long executions of failed/timed-out jobs are kept for inspection (10m; <0: remove at once)
 	LogCap            int            // bytes kept of each of stdout/stderr (256 KiB)
 	Completers        int            // concurrent outcome-applying transactions (4; 1 on SQLite)
 	Router            routing.Router // nil: the policy over the routing rules in the database
@@ -66,6 +67,9 @@ func (o *Options) defaults() {
 	def(&o.RetryBase, 2*time.Second)
 	def(&o.IdleTick, 5*time.Second)
 	def(&o.HealthEvery, 30*time.Second)
+	if o.KeepFailed == 0 {
+		o.KeepFailed = 10 * time.Minute
+	}
 	if o.Now == nil {
 		o.Now = func() time.Time { return time.Now().UTC() }
 	}

@@ -2,15 +2,18 @@ package dispatch_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
+	"github.com/google/uuid"
 
 	"github.com/gantry/gantry/dispatch"
 	"github.com/gantry/gantry/ent/jobevent"
 	st "github.com/gantry/gantry/ent/schematype"
+	"github.com/gantry/gantry/executors"
 	_ "github.com/gantry/gantry/executors/docker"
 	"github.com/gantry/gantry/executors/docker/dockertest"
 	"github.com/gantry/gantry/store/storetest"
@@ -64,4 +67,34 @@ func TestDockerJobAdoptedAfterCrash(t *testing.T) {
 func withID(o dispatch.Options, id string) dispatch.Options {
 	o.ID = id
 	return o
+}
+
+// TestDockerOrphanRemoved: a container with Gantry labels whose job does not
+// exist (left by a crash, or by hand) is stopped and removed by the sweep.
+func TestDockerOrphanRemoved(t *testing.T) {
+	img := dockertest.Image(t)
+	db := storetest.Open(t, "sqlite")
+	ctx := context.Background()
+	h := db.Client.ExecutorHost.Create().SetName("local").SetExecutorType(st.ExecutorDocker).SetAutoPullImages(false).SaveX(ctx)
+	ex, err := executors.New(dispatch.HostOf(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: img, Env: env_("GANTRY_TEST_NEVER_EXIT", "1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := fastOpts()
+	opts.HealthEvery = 100 * time.Millisecond
+	e := &env{t: t, db: db, c: db.Client, d: dispatch.New(db, opts)}
+	e.start()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := ex.Status(ctx, orphan); errors.Is(err, executors.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			_ = ex.Cleanup(ctx, orphan)
+			t.Fatal("orphan container still there")
+		}
+	}
 }

@@ -155,6 +155,11 @@ func (d *Dispatcher) orphan(ctx context.Context, e executors.Execution) bool {
 	if holdsSlot(j.Status) && j.RetryCount == e.Attempt {
 		return false
 	}
-	// Give the watcher time to harvest an attempt that just ended.
-	return j.Status != st.StatusRetrying && time.Since(j.UpdatedAt) > d.opts.HealthEvery
+	// Give the watcher time to harvest an attempt that just ended, and keep
+	// failed executions for inspection as long as configured.
+	grace := d.opts.HealthEvery
+	if (j.Status == st.StatusFailed || j.Status == st.StatusTimeout) && j.RetryCount == e.Attempt {
+		grace = max(grace, d.opts.KeepFailed)
+	}
+	return j.Status != st.StatusRetrying && time.Since(j.UpdatedAt) > grace
 }

@@ -177,15 +177,22 @@ func (d *Dispatcher) finished(ctx context.Context, j *ent.ContainerJob, ex execu
 			u.SetCPUUsagePercent(s.CPUPercent)
 		}
 	}
+	c := d.endChange(j, s)
+	// Cleanup policy: remove at once on success (and cancel); keep a failed
+	// or timed-out execution for KeepFailed so it can be inspected — the
+	// orphan sweep removes it afterwards.
+	keep := (c.To == st.StatusFailed || c.To == st.StatusTimeout) && d.opts.KeepFailed > 0
 	after := func() {
 		d.mu.Lock()
 		delete(d.stopping, j.ID)
 		d.mu.Unlock()
+		if keep {
+			return
+		}
 		if err := ex.Cleanup(context.WithoutCancel(ctx), execID); err != nil {
 			d.log.Warn("cleanup failed", "job", j.ID, "err", err)
 		}
 	}
-	c := d.endChange(j, s)
 	prev := c.Set
 	cost := d.actualCost(ctx, j, s)
 	c.Set = func(u *ent.ContainerJobUpdate) {

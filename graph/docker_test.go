@@ -7,6 +7,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
 	"github.com/gantry/gantry/executors"
@@ -46,8 +47,18 @@ func TestDockerJobsEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cli.Close()
+		// Cleanup policy: failed and timed-out containers are kept for
+		// inspection (KeepFailed, 10 minutes by default) and stopped.
+		for _, id := range []string{bad, slow} {
+			name := executors.Spec{JobID: mustUUID(t, id)}.ExecutionName()
+			c, err := cli.ContainerInspect(context.Background(), name)
+			if err != nil || c.State.Running {
+				t.Errorf("failed job %s: container %v (err %v), want kept and stopped", id, c.State, err)
+			}
+			_ = cli.ContainerRemove(context.Background(), name, container.RemoveOptions{Force: true})
+		}
 		deadline := time.Now().Add(10 * time.Second) // removal follows the final commit
-		for _, id := range []string{ok, bad, slow, victim} {
+		for _, id := range []string{ok, victim} {
 			name := executors.Spec{JobID: mustUUID(t, id)}.ExecutionName()
 			for {
 				_, err := cli.ContainerInspect(context.Background(), name)
