@@ -163,7 +163,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	g.Go(func() error { return d.leaseLoop(ctx) })
 	g.Go(func() error { return d.healthLoop(ctx) })
 	if d.dialect == store.Postgres {
-		g.Go(func() error { return d.listen(ctx) })
+		// NOTIFYs from any replica wake the claim loop; the idle tick
+		// covers notifications lost while reconnecting.
+		g.Go(func() error { store.Listen(ctx, d.db.DSN, chanWork, d.Wake, d.log); return nil })
 	}
 	err := g.Wait()
 	if ctx.Err() != nil {
@@ -246,6 +248,20 @@ func (d *Dispatcher) leaseLoop(ctx context.Context) error {
 			if err := d.recount(ctx); err != nil && ctx.Err() == nil {
 				d.log.Error("recount failed", "err", err)
 			}
+		}
+	}
+}
+
+// every runs f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			f()
 		}
 	}
 }

@@ -19,21 +19,14 @@ import (
 // healthLoop checks every active host, records startup times measured by
 // launches, and removes orphaned executions, every HealthEvery.
 func (d *Dispatcher) healthLoop(ctx context.Context) error {
-	t := time.NewTicker(d.opts.HealthEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return every(ctx, d.opts.HealthEvery, func() {
 		if err := d.checkHosts(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("health checks failed", "err", err)
 		}
 		if err := d.removeOrphans(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("orphan sweep failed", "err", err)
 		}
-	}
+	})
 }
 
 // runnableHosts lists the active hosts this server has a backend for.

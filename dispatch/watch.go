@@ -18,18 +18,11 @@ import (
 
 // watchLoop follows the jobs this replica owns until they end.
 func (d *Dispatcher) watchLoop(ctx context.Context) error {
-	t := time.NewTicker(d.opts.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return every(ctx, d.opts.PollInterval, func() {
 		if err := d.watchOnce(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("watch failed", "err", err)
 		}
-	}
+	})
 }
 
 func (d *Dispatcher) watchOnce(ctx context.Context) error {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/ent/jobevent"
@@ -148,7 +147,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	b.mu.Unlock()
 	close(b.ready)
 	if b.db.Dialect == store.Postgres {
-		go b.listen(ctx)
+		go store.Listen(ctx, b.db.DSN, "gantry_events", b.Notify, b.log)
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -224,37 +223,5 @@ func (b *Broker) closeAll() {
 	defer b.mu.Unlock()
 	for s := range b.subs {
 		s.closeLocked()
-	}
-}
-
-// listen turns NOTIFYs from any replica into wake-ups, reconnecting after
-// errors (the periodic read covers the gap).
-func (b *Broker) listen(ctx context.Context) {
-	for ctx.Err() == nil {
-		if err := b.listenOnce(ctx); err != nil && ctx.Err() == nil {
-			b.log.Warn("events: listener lost; reconnecting", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}
-}
-
-func (b *Broker) listenOnce(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, b.db.DSN)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN gantry_events"); err != nil {
-		return err
-	}
-	b.Notify() // anything committed while not listening
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		b.Notify()
 	}
 }

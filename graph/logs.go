@@ -8,7 +8,6 @@ import (
 
 	"github.com/gantry/gantry/ent"
 	st "github.com/gantry/gantry/ent/schematype"
-	"github.com/gantry/gantry/errs"
 	"github.com/gantry/gantry/executors"
 	"github.com/gantry/gantry/graph/model"
 )
@@ -19,10 +18,7 @@ func (r *Resolver) streamLogs(ctx context.Context, id uuid.UUID) (<-chan *model.
 	if r.Broker == nil || r.Dispatcher == nil {
 		return nil, errNoBroker
 	}
-	j, err := r.Client.ContainerJob.Get(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, errs.New(errs.NotFound, "job %s does not exist", id)
-	}
+	j, err := r.loadJob(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -167,10 +167,7 @@ func (r *Resolver) streamJob(ctx context.Context, id uuid.UUID) (<-chan *ent.Con
 	if r.Broker == nil {
 		return nil, errNoBroker
 	}
-	j, err := r.Client.ContainerJob.Get(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, errs.New(errs.NotFound, "job %s does not exist", id)
-	}
+	j, err := r.loadJob(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -276,4 +273,13 @@ func (r *Resolver) sendChangedHosts(ctx context.Context, id *uuid.UUID, seen map
 		}
 	}
 	return true
+}
+
+// loadJob reads a job, NOT_FOUND when there is none.
+func (r *Resolver) loadJob(ctx context.Context, id uuid.UUID) (*ent.ContainerJob, error) {
+	j, err := r.Client.ContainerJob.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, errs.New(errs.NotFound, "job %s does not exist", id)
+	}
+	return j, err
 }
