@@ -97,6 +97,9 @@ type Dispatcher struct {
 	seq   *sequencer
 	rules *ruleCache
 
+	submits    chan submitReq
+	submitOnce sync.Once
+
 	mu        sync.Mutex
 	launching map[uuid.UUID]bool // launches in flight
 	settling  map[uuid.UUID]bool // outcomes waiting for the completer
@@ -118,6 +121,7 @@ func New(db *store.DB, opts Options) *Dispatcher {
 		outcomes:  make(chan outcome, 1024),
 		launchSem: make(chan struct{}, opts.LaunchConcurrency),
 		seq:       newSequencer(),
+		submits:   make(chan submitReq, 1024),
 		rules:     &ruleCache{programs: map[uuid.UUID]compiled{}},
 		launching: map[uuid.UUID]bool{},
 		settling:  map[uuid.UUID]bool{},

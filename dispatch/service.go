@@ -51,13 +51,12 @@ func (d *Dispatcher) Submit(ctx context.Context, in SubmitInput) (*ent.Container
 	if err != nil {
 		return nil, false, err
 	}
-	var job *ent.ContainerJob
-	_, err = d.inTx(ctx, func(tx *ent.Tx) ([]*ent.JobEvent, error) {
-		j, evs, err := d.enqueue(ctx, tx, create.builder(tx))
-		job = j
-		return evs, err
-	})
-	if ent.IsConstraintError(err) && in.IdempotencyKey != nil {
+	if in.IdempotencyKey == nil {
+		j, err := d.submitBatched(ctx, create)
+		return j, err == nil, err
+	}
+	job, err := d.submitOne(ctx, create)
+	if ent.IsConstraintError(err) {
 		// A concurrent submit with the same key won the race.
 		if j, kerr := d.byKey(ctx, *in.IdempotencyKey); kerr == nil {
 			return j, false, nil
@@ -67,6 +66,19 @@ func (d *Dispatcher) Submit(ctx context.Context, in SubmitInput) (*ent.Container
 		return nil, false, err
 	}
 	return job, true, nil
+}
+
+// submitOne creates one job in a transaction of its own.
+func (d *Dispatcher) submitOne(ctx context.Context, spec jobSpec) (*ent.ContainerJob, error) {
+	var job *ent.ContainerJob
+	_, err := d.inTx(ctx, func(tx *ent.Tx) ([]*ent.JobEvent, error) {
+		jobs, evs, err := d.enqueue(ctx, tx, []*ent.ContainerJobCreate{spec.builder(tx)})
+		if err == nil {
+			job = jobs[0]
+		}
+		return evs, err
+	})
+	return job, err
 }
 
 func (d *Dispatcher) byKey(ctx context.Context, key string) (*ent.ContainerJob, error) {

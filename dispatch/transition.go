@@ -96,23 +96,29 @@ func sortedIDs(m map[uuid.UUID]int) []uuid.UUID {
 	return ids
 }
 
-// enqueue creates a job directly in queued (pending -> queued in one step,
-// one event): a submit is then a single INSERT per row, not an INSERT and
-// an UPDATE.
-func (d *Dispatcher) enqueue(ctx context.Context, tx *ent.Tx, create *ent.ContainerJobCreate) (*ent.ContainerJob, []*ent.JobEvent, error) {
+// enqueue creates jobs directly in queued (pending -> queued in one step,
+// one event each): a submit is then part of a single multi-row INSERT,
+// not an INSERT and an UPDATE.
+func (d *Dispatcher) enqueue(ctx context.Context, tx *ent.Tx, creates []*ent.ContainerJobCreate) ([]*ent.ContainerJob, []*ent.JobEvent, error) {
 	now := d.now()
-	j, err := create.SetStatus(st.StatusQueued).SetQueuedAt(now).Save(ctx)
+	for _, c := range creates {
+		c.SetStatus(st.StatusQueued).SetQueuedAt(now)
+	}
+	jobs, err := tx.ContainerJob.CreateBulk(creates...).Save(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	ev := tx.JobEvent.Create().SetJobID(j.ID).SetFromStatus(st.StatusPending).SetToStatus(st.StatusQueued).
-		SetReason("submitted").SetExecutorType(j.ExecutorType).SetAttempt(j.RetryCount).SetCreatedAt(now).
-		SetNillableHostID(j.DockerHostID)
+	evs := make([]*ent.JobEventCreate, len(jobs))
+	for i, j := range jobs {
+		evs[i] = tx.JobEvent.Create().SetJobID(j.ID).SetFromStatus(st.StatusPending).SetToStatus(st.StatusQueued).
+			SetReason("submitted").SetExecutorType(j.ExecutorType).SetAttempt(j.RetryCount).
+			SetCreatedAt(now.Add(time.Duration(i) * time.Microsecond)).SetNillableHostID(j.DockerHostID)
+	}
 	if err := d.notifyWork(ctx, tx); err != nil {
 		return nil, nil, err
 	}
-	evs, err := d.appendEvents(ctx, tx, []*ent.JobEventCreate{ev})
-	return j, evs, err
+	out, err := d.appendEvents(ctx, tx, evs)
+	return jobs, out, err
 }
 
 // queues reports whether a change puts a job in the queue.
