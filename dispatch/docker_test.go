@@ -98,3 +98,37 @@ func TestDockerOrphanRemoved(t *testing.T) {
 		}
 	}
 }
+
+// TestDockerReplicaKilled runs the dispatcher in a separate process, kills
+// it with SIGKILL while its container runs, and lets a new replica adopt
+// the container and finish the job: one launch, one container.
+func TestDockerReplicaKilled(t *testing.T) {
+	img := dockertest.Image(t)
+	url := storetest.URL(t, "sqlite")
+	db := storetest.OpenURL(t, url)
+	ctx := context.Background()
+	db.Client.ExecutorHost.Create().SetName("local").SetExecutorType(st.ExecutorDocker).SetAutoPullImages(false).SaveX(ctx)
+	submitter := dispatch.New(db, dispatch.Options{})
+	j, _, err := submitter.Submit(ctx, dispatch.SubmitInput{Image: &img, Environment: env_("GANTRY_TEST_SLEEP_MS", "3000", "GANTRY_TEST_STDOUT", "outlived its replica")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := startReplica(t, url, "doomed")
+	e := &env{t: t, db: db, c: db.Client}
+	running := e.wait(j.ID, st.StatusRunning)
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	opts := fastOpts()
+	opts.LeaseTTL = time.Second
+	e.d = dispatch.New(db, withID(opts, "heir"))
+	e.start()
+	done := e.wait(j.ID, st.StatusCompleted, st.StatusFailed)
+	if done.Status != st.StatusCompleted || done.ContainerID != running.ContainerID || done.StdoutLog != "outlived its replica\n" {
+		t.Fatalf("after kill -9: %s, container %s (was %s), stdout %q", done.Status, done.ContainerID, running.ContainerID, done.StdoutLog)
+	}
+	if n := db.Client.JobEvent.Query().Where(jobevent.JobID(j.ID), jobevent.ToStatusEQ(st.StatusLaunching)).CountX(ctx); n != 1 {
+		t.Fatalf("%d launches", n)
+	}
+}
