@@ -105,6 +105,7 @@ type Dispatcher struct {
 	settling  map[uuid.UUID]bool // outcomes waiting for the completer
 	settledAt map[uuid.UUID]time.Time
 	startups  map[uuid.UUID][]time.Duration // launch durations per host, folded in by the health loop
+	usage     map[uuid.UUID]*usageTrack     // resource readings of running jobs
 	stopping  map[uuid.UUID]time.Time
 }
 
@@ -127,6 +128,7 @@ func New(db *store.DB, opts Options) *Dispatcher {
 		settling:  map[uuid.UUID]bool{},
 		settledAt: map[uuid.UUID]time.Time{},
 		startups:  map[uuid.UUID][]time.Duration{},
+		usage:     map[uuid.UUID]*usageTrack{},
 		stopping:  map[uuid.UUID]time.Time{},
 	}
 }

@@ -132,3 +132,19 @@ func TestDockerReplicaKilled(t *testing.T) {
 		t.Fatalf("%d launches", n)
 	}
 }
+
+// TestDockerUsageRecorded: peak memory read from the engine while the
+// container runs is stored with the job.
+func TestDockerUsageRecorded(t *testing.T) {
+	img := dockertest.Image(t)
+	db := storetest.Open(t, "sqlite")
+	ctx := context.Background()
+	db.Client.ExecutorHost.Create().SetName("local").SetExecutorType(st.ExecutorDocker).SetAutoPullImages(false).SaveX(ctx)
+	e := &env{t: t, db: db, c: db.Client, d: dispatch.New(db, fastOpts())}
+	e.start()
+	j := e.submit(dispatch.SubmitInput{Image: &img, Environment: env_("GANTRY_TEST_ALLOC_MB", "40", "GANTRY_TEST_SLEEP_MS", "2500")})
+	done := e.wait(j.ID, st.StatusCompleted, st.StatusFailed)
+	if done.MaxMemoryUsage == nil || *done.MaxMemoryUsage < 40<<20 {
+		t.Fatalf("max_memory_usage %v, want at least 40 MB", done.MaxMemoryUsage)
+	}
+}

@@ -116,6 +116,7 @@ func (d *Dispatcher) check(ctx context.Context, j *ent.ContainerJob) (outcome, b
 	if status.Ended() {
 		return d.finished(ctx, j, ex, execID, status), true
 	}
+	d.sampleUsage(ctx, j.ID, ex, execID)
 	d.enforce(ctx, j, ex, execID)
 	return outcome{}, false
 }
@@ -157,6 +158,12 @@ func (d *Dispatcher) finished(ctx context.Context, j *ent.ContainerJob, ex execu
 	logs, err := ex.Logs(ctx, execID)
 	if err != nil {
 		d.log.Warn("harvest logs failed", "job", j.ID, "err", err)
+	}
+	if peak, cpu := d.takeUsage(j.ID); peak > s.PeakMemoryBytes || (s.CPUPercent == 0 && cpu > 0) {
+		s.PeakMemoryBytes = max(s.PeakMemoryBytes, peak)
+		if s.CPUPercent == 0 {
+			s.CPUPercent = cpu
+		}
 	}
 	set := func(u *ent.ContainerJobUpdate) {
 		u.SetStdoutLog(tail(logs.Stdout, d.opts.LogCap)).SetStderrLog(tail(logs.Stderr, d.opts.LogCap)).SetOomKilled(s.OOMKilled)

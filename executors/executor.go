@@ -150,6 +150,18 @@ type LogStreamer interface {
 	StreamLogs(ctx context.Context, executionID string, emit func(stream, line string)) error
 }
 
+// Usage is a point-in-time resource reading of a running execution.
+type Usage struct {
+	MemoryBytes int64  // current resident memory
+	CPUNanos    uint64 // CPU time consumed since start
+	At          time.Time
+}
+
+// UsageReader is implemented by backends that report resource use.
+type UsageReader interface {
+	Usage(ctx context.Context, executionID string) (Usage, error)
+}
+
 // ErrNotFound is returned by Status, Logs and Stop for an unknown execution.
 var ErrNotFound = errors.New("execution not found")
 

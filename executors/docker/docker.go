@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -297,6 +298,23 @@ func (w *lineWriter) flush() {
 		w.emit(w.stream, string(w.buf))
 		w.buf = nil
 	}
+}
+
+// Usage implements executors.UsageReader with a one-shot stats read.
+func (e *Executor) Usage(ctx context.Context, id string) (executors.Usage, error) {
+	r, err := e.cli.ContainerStatsOneShot(ctx, id)
+	if cerrdefs.IsNotFound(err) {
+		return executors.Usage{}, executors.ErrNotFound
+	}
+	if err != nil {
+		return executors.Usage{}, classify(fmt.Errorf("stats of %s: %w", id, err))
+	}
+	defer r.Body.Close()
+	var st container.StatsResponse
+	if err := json.NewDecoder(r.Body).Decode(&st); err != nil {
+		return executors.Usage{}, fmt.Errorf("stats of %s: %w", id, err)
+	}
+	return executors.Usage{MemoryBytes: int64(max(st.MemoryStats.Usage, st.MemoryStats.MaxUsage)), CPUNanos: st.CPUStats.CPUUsage.TotalUsage, At: time.Now()}, nil
 }
 
 // tailBuffer keeps the last max bytes written.
