@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/ent/containerjob"
@@ -130,7 +131,7 @@ func derefInt(p *int) int {
 
 // routingJob is what the router sees of a job.
 func routingJob(j *ent.ContainerJob) routing.Job {
-	rj := routing.Job{ID: j.ID, PreferredExecutor: j.PreferredExecutor, Vars: varsOf(j)}
+	rj := routing.Job{ID: j.ID, PreferredExecutor: j.PreferredExecutor, Vars: varsOf(j), MaxCost: j.MaxCost}
 	if s, ok := j.ExecutorMetadata[metaPinnedHost].(string); ok {
 		if id, err := uuid.Parse(s); err == nil {
 			rj.HostID = &id
@@ -156,10 +157,20 @@ func (d *Dispatcher) place(ctx context.Context, tx *ent.Tx, jobs []*ent.Containe
 	}
 	chosen := map[uuid.UUID][]*ent.ContainerJob{}
 	reasons := map[*ent.ContainerJob]string{}
+	budgets := &holds{d: d, tx: tx, spent: map[uuid.UUID]decimal.Decimal{}}
 	var order []uuid.UUID
 	for _, j := range jobs {
 		dec := router.Route(routingJob(j), hosts)
 		reasons[j] = dec.Reason
+		if dec.Host != nil {
+			why, err := budgets.held(ctx, j, *dec.Host)
+			if err != nil {
+				return nil, err
+			}
+			if why != "" {
+				dec.Host, dec.Reason = nil, why
+			}
+		}
 		if dec.Host == nil {
 			if err := noteReason(ctx, tx, j, dec.Reason); err != nil {
 				return nil, err

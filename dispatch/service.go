@@ -12,6 +12,7 @@ import (
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/ent/containerjob"
 	"github.com/gantry/gantry/ent/containertemplate"
+	"github.com/gantry/gantry/ent/schematype"
 	st "github.com/gantry/gantry/ent/schematype"
 	"github.com/gantry/gantry/errs"
 	"github.com/gantry/gantry/routing"
@@ -37,6 +38,7 @@ type SubmitInput struct {
 	HostID            *uuid.UUID
 	IdempotencyKey    *string
 	Labels            map[string]string
+	MaxCost           *schematype.Decimal
 }
 
 // Submit creates a queued job; it reports created=false when the
@@ -49,6 +51,9 @@ func (d *Dispatcher) Submit(ctx context.Context, in SubmitInput) (*ent.Container
 	}
 	create, err := d.resolve(ctx, in)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := d.checkBudgets(ctx, create); err != nil {
 		return nil, false, err
 	}
 	if in.IdempotencyKey == nil {
@@ -105,6 +110,7 @@ type jobSpec struct {
 	IdempotencyKey    *string
 	Labels            st.StringMap
 	ExecutorMetadata  map[string]any
+	MaxCost           *st.Decimal
 }
 
 func (c jobSpec) builder(tx *ent.Tx) *ent.ContainerJobCreate {
@@ -125,6 +131,9 @@ func (c jobSpec) builder(tx *ent.Tx) *ent.ContainerJobCreate {
 	}
 	if c.ExecutorMetadata != nil {
 		b.SetExecutorMetadata(c.ExecutorMetadata)
+	}
+	if c.MaxCost != nil {
+		b.SetMaxCost(*c.MaxCost)
 	}
 	return b
 }
@@ -196,6 +205,9 @@ func override(c *jobSpec, in SubmitInput) {
 	}
 	if in.Labels != nil {
 		c.Labels = in.Labels
+	}
+	if in.MaxCost != nil && in.MaxCost.Valid {
+		c.MaxCost = in.MaxCost
 	}
 	if in.RetryStrategy != nil {
 		rs := containerjob.RetryStrategy(*in.RetryStrategy)

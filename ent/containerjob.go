@@ -106,6 +106,8 @@ type ContainerJob struct {
 	LeaseOwner string `json:"lease_owner,omitempty"`
 	// When the watching replica's lease ends unless renewed
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
+	// Most this job may cost in USD: hosts whose estimate is higher are not used
+	MaxCost schematype.Decimal `json:"max_cost,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ContainerJobQuery when eager-loading is set.
 	Edges        ContainerJobEdges `json:"edges"`
@@ -169,7 +171,7 @@ func (*ContainerJob) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(uuid.UUID)}
 		case containerjob.FieldCommand, containerjob.FieldEnvironment, containerjob.FieldExecutorMetadata, containerjob.FieldLabels:
 			values[i] = new([]byte)
-		case containerjob.FieldEstimatedCost, containerjob.FieldActualCost:
+		case containerjob.FieldEstimatedCost, containerjob.FieldActualCost, containerjob.FieldMaxCost:
 			values[i] = new(schematype.Decimal)
 		case containerjob.FieldOomKilled:
 			values[i] = new(sql.NullBool)
@@ -479,6 +481,12 @@ func (_m *ContainerJob) assignValues(columns []string, values []any) error {
 				_m.LeaseExpiresAt = new(time.Time)
 				*_m.LeaseExpiresAt = value.Time
 			}
+		case containerjob.FieldMaxCost:
+			if value, ok := values[i].(*schematype.Decimal); !ok {
+				return fmt.Errorf("unexpected type %T for field max_cost", values[i])
+			} else if value != nil {
+				_m.MaxCost = *value
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -685,6 +693,9 @@ func (_m *ContainerJob) String() string {
 		builder.WriteString("lease_expires_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("max_cost=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MaxCost))
 	builder.WriteByte(')')
 	return builder.String()
 }

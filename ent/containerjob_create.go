@@ -576,6 +576,20 @@ func (_c *ContainerJobCreate) SetNillableLeaseExpiresAt(v *time.Time) *Container
 	return _c
 }
 
+// SetMaxCost sets the "max_cost" field.
+func (_c *ContainerJobCreate) SetMaxCost(v schematype.Decimal) *ContainerJobCreate {
+	_c.mutation.SetMaxCost(v)
+	return _c
+}
+
+// SetNillableMaxCost sets the "max_cost" field if the given value is not nil.
+func (_c *ContainerJobCreate) SetNillableMaxCost(v *schematype.Decimal) *ContainerJobCreate {
+	if v != nil {
+		_c.SetMaxCost(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ContainerJobCreate) SetID(v uuid.UUID) *ContainerJobCreate {
 	_c.mutation.SetID(v)
@@ -1102,6 +1116,10 @@ func (_c *ContainerJobCreate) createSpec() (*ContainerJob, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.LeaseExpiresAt(); ok {
 		_spec.SetField(containerjob.FieldLeaseExpiresAt, field.TypeTime, value)
 		_node.LeaseExpiresAt = &value
+	}
+	if value, ok := _c.mutation.MaxCost(); ok {
+		_spec.SetField(containerjob.FieldMaxCost, field.TypeOther, value)
+		_node.MaxCost = value
 	}
 	if nodes := _c.mutation.TemplateIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1874,6 +1892,24 @@ func (u *ContainerJobUpsert) UpdateLeaseExpiresAt() *ContainerJobUpsert {
 // ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
 func (u *ContainerJobUpsert) ClearLeaseExpiresAt() *ContainerJobUpsert {
 	u.SetNull(containerjob.FieldLeaseExpiresAt)
+	return u
+}
+
+// SetMaxCost sets the "max_cost" field.
+func (u *ContainerJobUpsert) SetMaxCost(v schematype.Decimal) *ContainerJobUpsert {
+	u.Set(containerjob.FieldMaxCost, v)
+	return u
+}
+
+// UpdateMaxCost sets the "max_cost" field to the value that was provided on create.
+func (u *ContainerJobUpsert) UpdateMaxCost() *ContainerJobUpsert {
+	u.SetExcluded(containerjob.FieldMaxCost)
+	return u
+}
+
+// ClearMaxCost clears the value of the "max_cost" field.
+func (u *ContainerJobUpsert) ClearMaxCost() *ContainerJobUpsert {
+	u.SetNull(containerjob.FieldMaxCost)
 	return u
 }
 
@@ -2709,6 +2745,27 @@ func (u *ContainerJobUpsertOne) UpdateLeaseExpiresAt() *ContainerJobUpsertOne {
 func (u *ContainerJobUpsertOne) ClearLeaseExpiresAt() *ContainerJobUpsertOne {
 	return u.Update(func(s *ContainerJobUpsert) {
 		s.ClearLeaseExpiresAt()
+	})
+}
+
+// SetMaxCost sets the "max_cost" field.
+func (u *ContainerJobUpsertOne) SetMaxCost(v schematype.Decimal) *ContainerJobUpsertOne {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.SetMaxCost(v)
+	})
+}
+
+// UpdateMaxCost sets the "max_cost" field to the value that was provided on create.
+func (u *ContainerJobUpsertOne) UpdateMaxCost() *ContainerJobUpsertOne {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.UpdateMaxCost()
+	})
+}
+
+// ClearMaxCost clears the value of the "max_cost" field.
+func (u *ContainerJobUpsertOne) ClearMaxCost() *ContainerJobUpsertOne {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.ClearMaxCost()
 	})
 }
 
@@ -3711,6 +3768,27 @@ func (u *ContainerJobUpsertBulk) UpdateLeaseExpiresAt() *ContainerJobUpsertBulk 
 func (u *ContainerJobUpsertBulk) ClearLeaseExpiresAt() *ContainerJobUpsertBulk {
 	return u.Update(func(s *ContainerJobUpsert) {
 		s.ClearLeaseExpiresAt()
+	})
+}
+
+// SetMaxCost sets the "max_cost" field.
+func (u *ContainerJobUpsertBulk) SetMaxCost(v schematype.Decimal) *ContainerJobUpsertBulk {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.SetMaxCost(v)
+	})
+}
+
+// UpdateMaxCost sets the "max_cost" field to the value that was provided on create.
+func (u *ContainerJobUpsertBulk) UpdateMaxCost() *ContainerJobUpsertBulk {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.UpdateMaxCost()
+	})
+}
+
+// ClearMaxCost clears the value of the "max_cost" field.
+func (u *ContainerJobUpsertBulk) ClearMaxCost() *ContainerJobUpsertBulk {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.ClearMaxCost()
 	})
 }
 

@@ -764,6 +764,26 @@ func (_u *ContainerJobUpdate) ClearLeaseExpiresAt() *ContainerJobUpdate {
 	return _u
 }
 
+// SetMaxCost sets the "max_cost" field.
+func (_u *ContainerJobUpdate) SetMaxCost(v schematype.Decimal) *ContainerJobUpdate {
+	_u.mutation.SetMaxCost(v)
+	return _u
+}
+
+// SetNillableMaxCost sets the "max_cost" field if the given value is not nil.
+func (_u *ContainerJobUpdate) SetNillableMaxCost(v *schematype.Decimal) *ContainerJobUpdate {
+	if v != nil {
+		_u.SetMaxCost(*v)
+	}
+	return _u
+}
+
+// ClearMaxCost clears the value of the "max_cost" field.
+func (_u *ContainerJobUpdate) ClearMaxCost() *ContainerJobUpdate {
+	_u.mutation.ClearMaxCost()
+	return _u
+}
+
 // SetTemplate sets the "template" edge to the ContainerTemplate entity.
 func (_u *ContainerJobUpdate) SetTemplate(v *ContainerTemplate) *ContainerJobUpdate {
 	return _u.SetTemplateID(v.ID)
@@ -1187,6 +1207,12 @@ func (_u *ContainerJobUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if _u.mutation.LeaseExpiresAtCleared() {
 		_spec.ClearField(containerjob.FieldLeaseExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.MaxCost(); ok {
+		_spec.SetField(containerjob.FieldMaxCost, field.TypeOther, value)
+	}
+	if _u.mutation.MaxCostCleared() {
+		_spec.ClearField(containerjob.FieldMaxCost, field.TypeOther)
 	}
 	if _u.mutation.TemplateCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -2042,6 +2068,26 @@ func (_u *ContainerJobUpdateOne) ClearLeaseExpiresAt() *ContainerJobUpdateOne {
 	return _u
 }
 
+// SetMaxCost sets the "max_cost" field.
+func (_u *ContainerJobUpdateOne) SetMaxCost(v schematype.Decimal) *ContainerJobUpdateOne {
+	_u.mutation.SetMaxCost(v)
+	return _u
+}
+
+// SetNillableMaxCost sets the "max_cost" field if the given value is not nil.
+func (_u *ContainerJobUpdateOne) SetNillableMaxCost(v *schematype.Decimal) *ContainerJobUpdateOne {
+	if v != nil {
+		_u.SetMaxCost(*v)
+	}
+	return _u
+}
+
+// ClearMaxCost clears the value of the "max_cost" field.
+func (_u *ContainerJobUpdateOne) ClearMaxCost() *ContainerJobUpdateOne {
+	_u.mutation.ClearMaxCost()
+	return _u
+}
+
 // SetTemplate sets the "template" edge to the ContainerTemplate entity.
 func (_u *ContainerJobUpdateOne) SetTemplate(v *ContainerTemplate) *ContainerJobUpdateOne {
 	return _u.SetTemplateID(v.ID)
@@ -2495,6 +2541,12 @@ func (_u *ContainerJobUpdateOne) sqlSave(ctx context.Context) (_node *ContainerJ
 	}
 	if _u.mutation.LeaseExpiresAtCleared() {
 		_spec.ClearField(containerjob.FieldLeaseExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.MaxCost(); ok {
+		_spec.SetField(containerjob.FieldMaxCost, field.TypeOther, value)
+	}
+	if _u.mutation.MaxCostCleared() {
+		_spec.ClearField(containerjob.FieldMaxCost, field.TypeOther)
 	}
 	if _u.mutation.TemplateCleared() {
 		edge := &sqlgraph.EdgeSpec{

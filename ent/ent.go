@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/gantry/gantry/ent/budget"
 	"github.com/gantry/gantry/ent/containerjob"
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
@@ -77,6 +78,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			budget.Table:            budget.ValidColumn,
 			containerjob.Table:      containerjob.ValidColumn,
 			containertemplate.Table: containertemplate.ValidColumn,
 			executorhost.Table:      executorhost.ValidColumn,

@@ -10,6 +10,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/gantry/gantry/ent/budget"
 	"github.com/gantry/gantry/ent/containerjob"
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
@@ -17,6 +18,155 @@ import (
 	"github.com/gantry/gantry/ent/routingrule"
 	"github.com/google/uuid"
 )
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *BudgetQuery) CollectFields(ctx context.Context, satisfies ...string) (*BudgetQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *BudgetQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(budget.Columns))
+		selectedFields = []string{budget.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "template":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ContainerTemplateClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, containertemplateImplementors)...); err != nil {
+				return err
+			}
+			_q.withTemplate = query
+			if _, ok := fieldSeen[budget.FieldTemplateID]; !ok {
+				selectedFields = append(selectedFields, budget.FieldTemplateID)
+				fieldSeen[budget.FieldTemplateID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[budget.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, budget.FieldCreatedAt)
+				fieldSeen[budget.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[budget.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, budget.FieldUpdatedAt)
+				fieldSeen[budget.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[budget.FieldName]; !ok {
+				selectedFields = append(selectedFields, budget.FieldName)
+				fieldSeen[budget.FieldName] = struct{}{}
+			}
+		case "templateID":
+			if _, ok := fieldSeen[budget.FieldTemplateID]; !ok {
+				selectedFields = append(selectedFields, budget.FieldTemplateID)
+				fieldSeen[budget.FieldTemplateID] = struct{}{}
+			}
+		case "labelKey":
+			if _, ok := fieldSeen[budget.FieldLabelKey]; !ok {
+				selectedFields = append(selectedFields, budget.FieldLabelKey)
+				fieldSeen[budget.FieldLabelKey] = struct{}{}
+			}
+		case "labelValue":
+			if _, ok := fieldSeen[budget.FieldLabelValue]; !ok {
+				selectedFields = append(selectedFields, budget.FieldLabelValue)
+				fieldSeen[budget.FieldLabelValue] = struct{}{}
+			}
+		case "limitUsd":
+			if _, ok := fieldSeen[budget.FieldLimitUsd]; !ok {
+				selectedFields = append(selectedFields, budget.FieldLimitUsd)
+				fieldSeen[budget.FieldLimitUsd] = struct{}{}
+			}
+		case "period":
+			if _, ok := fieldSeen[budget.FieldPeriod]; !ok {
+				selectedFields = append(selectedFields, budget.FieldPeriod)
+				fieldSeen[budget.FieldPeriod] = struct{}{}
+			}
+		case "policy":
+			if _, ok := fieldSeen[budget.FieldPolicy]; !ok {
+				selectedFields = append(selectedFields, budget.FieldPolicy)
+				fieldSeen[budget.FieldPolicy] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[budget.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, budget.FieldEnabled)
+				fieldSeen[budget.FieldEnabled] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type budgetPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []BudgetPaginateOption
+}
+
+func newBudgetPaginateArgs(rv map[string]any) *budgetPaginateArgs {
+	args := &budgetPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &BudgetOrder{Field: &BudgetOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithBudgetOrder(order))
+			}
+		case *BudgetOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithBudgetOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*BudgetWhereInput); ok {
+		args.opts = append(args.opts, WithBudgetFilter(v.Filter))
+	}
+	return args
+}
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *ContainerJobQuery) CollectFields(ctx context.Context, satisfies ...string) (*ContainerJobQuery, error) {
@@ -367,6 +517,11 @@ func (_q *ContainerJobQuery) collectField(ctx context.Context, oneNode bool, opC
 			if _, ok := fieldSeen[containerjob.FieldLeaseExpiresAt]; !ok {
 				selectedFields = append(selectedFields, containerjob.FieldLeaseExpiresAt)
 				fieldSeen[containerjob.FieldLeaseExpiresAt] = struct{}{}
+			}
+		case "maxCost":
+			if _, ok := fieldSeen[containerjob.FieldMaxCost]; !ok {
+				selectedFields = append(selectedFields, containerjob.FieldMaxCost)
+				fieldSeen[containerjob.FieldMaxCost] = struct{}{}
 			}
 		case "id":
 		case "__typename":

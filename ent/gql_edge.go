@@ -8,6 +8,14 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+func (_m *Budget) Template(ctx context.Context) (*ContainerTemplate, error) {
+	result, err := _m.Edges.TemplateOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTemplate().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *ContainerJob) Template(ctx context.Context) (*ContainerTemplate, error) {
 	result, err := _m.Edges.TemplateOrErr()
 	if IsNotLoaded(err) {

@@ -3,10 +3,115 @@
 package ent
 
 import (
+	"github.com/gantry/gantry/ent/budget"
 	"github.com/gantry/gantry/ent/executorhost"
 	"github.com/gantry/gantry/ent/schematype"
 	"github.com/google/uuid"
 )
+
+// CreateBudgetInput represents a mutation input for creating budgets.
+type CreateBudgetInput struct {
+	Name       string
+	LabelKey   *string
+	LabelValue *string
+	LimitUsd   *schematype.Decimal
+	Period     *budget.Period
+	Policy     *budget.Policy
+	Enabled    *bool
+	TemplateID *uuid.UUID
+}
+
+// Mutate applies the CreateBudgetInput on the BudgetMutation builder.
+func (i *CreateBudgetInput) Mutate(m *BudgetMutation) {
+	m.SetName(i.Name)
+	if v := i.LabelKey; v != nil {
+		m.SetLabelKey(*v)
+	}
+	if v := i.LabelValue; v != nil {
+		m.SetLabelValue(*v)
+	}
+	if v := i.LimitUsd; v != nil {
+		m.SetLimitUsd(*v)
+	}
+	if v := i.Period; v != nil {
+		m.SetPeriod(*v)
+	}
+	if v := i.Policy; v != nil {
+		m.SetPolicy(*v)
+	}
+	if v := i.Enabled; v != nil {
+		m.SetEnabled(*v)
+	}
+	if v := i.TemplateID; v != nil {
+		m.SetTemplateID(*v)
+	}
+}
+
+// SetInput applies the change-set in the CreateBudgetInput on the BudgetCreate builder.
+func (c *BudgetCreate) SetInput(i CreateBudgetInput) *BudgetCreate {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// UpdateBudgetInput represents a mutation input for updating budgets.
+type UpdateBudgetInput struct {
+	Name          *string
+	LabelKey      *string
+	LabelValue    *string
+	ClearLimitUsd bool
+	LimitUsd      *schematype.Decimal
+	Period        *budget.Period
+	Policy        *budget.Policy
+	Enabled       *bool
+	ClearTemplate bool
+	TemplateID    *uuid.UUID
+}
+
+// Mutate applies the UpdateBudgetInput on the BudgetMutation builder.
+func (i *UpdateBudgetInput) Mutate(m *BudgetMutation) {
+	if v := i.Name; v != nil {
+		m.SetName(*v)
+	}
+	if v := i.LabelKey; v != nil {
+		m.SetLabelKey(*v)
+	}
+	if v := i.LabelValue; v != nil {
+		m.SetLabelValue(*v)
+	}
+	if i.ClearLimitUsd {
+		m.ClearLimitUsd()
+	}
+	if v := i.LimitUsd; v != nil {
+		m.SetLimitUsd(*v)
+	}
+	if v := i.Period; v != nil {
+		m.SetPeriod(*v)
+	}
+	if v := i.Policy; v != nil {
+		m.SetPolicy(*v)
+	}
+	if v := i.Enabled; v != nil {
+		m.SetEnabled(*v)
+	}
+	if i.ClearTemplate {
+		m.ClearTemplate()
+	}
+	if v := i.TemplateID; v != nil {
+		m.SetTemplateID(*v)
+	}
+}
+
+// SetInput applies the change-set in the UpdateBudgetInput on the BudgetUpdate builder.
+func (c *BudgetUpdate) SetInput(i UpdateBudgetInput) *BudgetUpdate {
+	i.Mutate(c.Mutation())
+	return c
+}
+
+// SetInput applies the change-set in the UpdateBudgetInput on the BudgetUpdateOne builder.
+func (c *BudgetUpdateOne) SetInput(i UpdateBudgetInput) *BudgetUpdateOne {
+	i.Mutate(c.Mutation())
+	return c
+}
 
 // CreateContainerTemplateInput represents a mutation input for creating containertemplates.
 type CreateContainerTemplateInput struct {

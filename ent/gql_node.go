@@ -8,6 +8,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/gantry/gantry/ent/budget"
 	"github.com/gantry/gantry/ent/containerjob"
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
@@ -21,6 +22,11 @@ import (
 type Noder interface {
 	IsNode()
 }
+
+var budgetImplementors = []string{"Budget", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Budget) IsNode() {}
 
 var containerjobImplementors = []string{"ContainerJob", "Node"}
 
@@ -105,6 +111,15 @@ func (c *Client) Noder(ctx context.Context, id uuid.UUID, opts ...NodeOption) (_
 
 func (c *Client) noder(ctx context.Context, table string, id uuid.UUID) (Noder, error) {
 	switch table {
+	case budget.Table:
+		query := c.Budget.Query().
+			Where(budget.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, budgetImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case containerjob.Table:
 		query := c.ContainerJob.Query().
 			Where(containerjob.ID(id))
@@ -223,6 +238,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []uuid.UUID) ([]N
 		idmap[id] = append(idmap[id], &noders[i])
 	}
 	switch table {
+	case budget.Table:
+		query := c.Budget.Query().
+			Where(budget.IDIn(ids...))
+		query, err := query.CollectFields(ctx, budgetImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case containerjob.Table:
 		query := c.ContainerJob.Query().
 			Where(containerjob.IDIn(ids...))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gantry/gantry/ent/budget"
 	"github.com/gantry/gantry/ent/containerjob"
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
@@ -16,6 +17,496 @@ import (
 	"github.com/gantry/gantry/ent/schematype"
 	"github.com/google/uuid"
 )
+
+// BudgetWhereInput represents a where input for filtering Budget queries.
+type BudgetWhereInput struct {
+	Predicates []predicate.Budget  `json:"-"`
+	Not        *BudgetWhereInput   `json:"not,omitempty"`
+	Or         []*BudgetWhereInput `json:"or,omitempty"`
+	And        []*BudgetWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *uuid.UUID  `json:"id,omitempty"`
+	IDNEQ   *uuid.UUID  `json:"idNEQ,omitempty"`
+	IDIn    []uuid.UUID `json:"idIn,omitempty"`
+	IDNotIn []uuid.UUID `json:"idNotIn,omitempty"`
+	IDGT    *uuid.UUID  `json:"idGT,omitempty"`
+	IDGTE   *uuid.UUID  `json:"idGTE,omitempty"`
+	IDLT    *uuid.UUID  `json:"idLT,omitempty"`
+	IDLTE   *uuid.UUID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
+
+	// "template_id" field predicates.
+	TemplateID       *uuid.UUID  `json:"templateID,omitempty"`
+	TemplateIDNEQ    *uuid.UUID  `json:"templateIDNEQ,omitempty"`
+	TemplateIDIn     []uuid.UUID `json:"templateIDIn,omitempty"`
+	TemplateIDNotIn  []uuid.UUID `json:"templateIDNotIn,omitempty"`
+	TemplateIDIsNil  bool        `json:"templateIDIsNil,omitempty"`
+	TemplateIDNotNil bool        `json:"templateIDNotNil,omitempty"`
+
+	// "label_key" field predicates.
+	LabelKey             *string  `json:"labelKey,omitempty"`
+	LabelKeyNEQ          *string  `json:"labelKeyNEQ,omitempty"`
+	LabelKeyIn           []string `json:"labelKeyIn,omitempty"`
+	LabelKeyNotIn        []string `json:"labelKeyNotIn,omitempty"`
+	LabelKeyGT           *string  `json:"labelKeyGT,omitempty"`
+	LabelKeyGTE          *string  `json:"labelKeyGTE,omitempty"`
+	LabelKeyLT           *string  `json:"labelKeyLT,omitempty"`
+	LabelKeyLTE          *string  `json:"labelKeyLTE,omitempty"`
+	LabelKeyContains     *string  `json:"labelKeyContains,omitempty"`
+	LabelKeyHasPrefix    *string  `json:"labelKeyHasPrefix,omitempty"`
+	LabelKeyHasSuffix    *string  `json:"labelKeyHasSuffix,omitempty"`
+	LabelKeyEqualFold    *string  `json:"labelKeyEqualFold,omitempty"`
+	LabelKeyContainsFold *string  `json:"labelKeyContainsFold,omitempty"`
+
+	// "label_value" field predicates.
+	LabelValue             *string  `json:"labelValue,omitempty"`
+	LabelValueNEQ          *string  `json:"labelValueNEQ,omitempty"`
+	LabelValueIn           []string `json:"labelValueIn,omitempty"`
+	LabelValueNotIn        []string `json:"labelValueNotIn,omitempty"`
+	LabelValueGT           *string  `json:"labelValueGT,omitempty"`
+	LabelValueGTE          *string  `json:"labelValueGTE,omitempty"`
+	LabelValueLT           *string  `json:"labelValueLT,omitempty"`
+	LabelValueLTE          *string  `json:"labelValueLTE,omitempty"`
+	LabelValueContains     *string  `json:"labelValueContains,omitempty"`
+	LabelValueHasPrefix    *string  `json:"labelValueHasPrefix,omitempty"`
+	LabelValueHasSuffix    *string  `json:"labelValueHasSuffix,omitempty"`
+	LabelValueEqualFold    *string  `json:"labelValueEqualFold,omitempty"`
+	LabelValueContainsFold *string  `json:"labelValueContainsFold,omitempty"`
+
+	// "limit_usd" field predicates.
+	LimitUsd       *schematype.Decimal  `json:"limitUsd,omitempty"`
+	LimitUsdNEQ    *schematype.Decimal  `json:"limitUsdNEQ,omitempty"`
+	LimitUsdIn     []schematype.Decimal `json:"limitUsdIn,omitempty"`
+	LimitUsdNotIn  []schematype.Decimal `json:"limitUsdNotIn,omitempty"`
+	LimitUsdGT     *schematype.Decimal  `json:"limitUsdGT,omitempty"`
+	LimitUsdGTE    *schematype.Decimal  `json:"limitUsdGTE,omitempty"`
+	LimitUsdLT     *schematype.Decimal  `json:"limitUsdLT,omitempty"`
+	LimitUsdLTE    *schematype.Decimal  `json:"limitUsdLTE,omitempty"`
+	LimitUsdIsNil  bool                 `json:"limitUsdIsNil,omitempty"`
+	LimitUsdNotNil bool                 `json:"limitUsdNotNil,omitempty"`
+
+	// "period" field predicates.
+	Period      *budget.Period  `json:"period,omitempty"`
+	PeriodNEQ   *budget.Period  `json:"periodNEQ,omitempty"`
+	PeriodIn    []budget.Period `json:"periodIn,omitempty"`
+	PeriodNotIn []budget.Period `json:"periodNotIn,omitempty"`
+
+	// "policy" field predicates.
+	Policy      *budget.Policy  `json:"policy,omitempty"`
+	PolicyNEQ   *budget.Policy  `json:"policyNEQ,omitempty"`
+	PolicyIn    []budget.Policy `json:"policyIn,omitempty"`
+	PolicyNotIn []budget.Policy `json:"policyNotIn,omitempty"`
+
+	// "enabled" field predicates.
+	Enabled    *bool `json:"enabled,omitempty"`
+	EnabledNEQ *bool `json:"enabledNEQ,omitempty"`
+
+	// "template" edge predicates.
+	HasTemplate     *bool                          `json:"hasTemplate,omitempty"`
+	HasTemplateWith []*ContainerTemplateWhereInput `json:"hasTemplateWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *BudgetWhereInput) AddPredicates(predicates ...predicate.Budget) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the BudgetWhereInput filter on the BudgetQuery builder.
+func (i *BudgetWhereInput) Filter(q *BudgetQuery) (*BudgetQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyBudgetWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyBudgetWhereInput is returned in case the BudgetWhereInput is empty.
+var ErrEmptyBudgetWhereInput = errors.New("ent: empty predicate BudgetWhereInput")
+
+// P returns a predicate for filtering budgets.
+// An error is returned if the input is empty or invalid.
+func (i *BudgetWhereInput) P() (predicate.Budget, error) {
+	var predicates []predicate.Budget
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, budget.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Budget, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, budget.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Budget, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, budget.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, budget.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, budget.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, budget.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, budget.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, budget.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, budget.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, budget.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, budget.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, budget.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, budget.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, budget.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, budget.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, budget.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, budget.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, budget.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, budget.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, budget.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, budget.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, budget.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, budget.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, budget.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, budget.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, budget.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, budget.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Name != nil {
+		predicates = append(predicates, budget.NameEQ(*i.Name))
+	}
+	if i.NameNEQ != nil {
+		predicates = append(predicates, budget.NameNEQ(*i.NameNEQ))
+	}
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, budget.NameIn(i.NameIn...))
+	}
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, budget.NameNotIn(i.NameNotIn...))
+	}
+	if i.NameGT != nil {
+		predicates = append(predicates, budget.NameGT(*i.NameGT))
+	}
+	if i.NameGTE != nil {
+		predicates = append(predicates, budget.NameGTE(*i.NameGTE))
+	}
+	if i.NameLT != nil {
+		predicates = append(predicates, budget.NameLT(*i.NameLT))
+	}
+	if i.NameLTE != nil {
+		predicates = append(predicates, budget.NameLTE(*i.NameLTE))
+	}
+	if i.NameContains != nil {
+		predicates = append(predicates, budget.NameContains(*i.NameContains))
+	}
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, budget.NameHasPrefix(*i.NameHasPrefix))
+	}
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, budget.NameHasSuffix(*i.NameHasSuffix))
+	}
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, budget.NameEqualFold(*i.NameEqualFold))
+	}
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, budget.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.TemplateID != nil {
+		predicates = append(predicates, budget.TemplateIDEQ(*i.TemplateID))
+	}
+	if i.TemplateIDNEQ != nil {
+		predicates = append(predicates, budget.TemplateIDNEQ(*i.TemplateIDNEQ))
+	}
+	if len(i.TemplateIDIn) > 0 {
+		predicates = append(predicates, budget.TemplateIDIn(i.TemplateIDIn...))
+	}
+	if len(i.TemplateIDNotIn) > 0 {
+		predicates = append(predicates, budget.TemplateIDNotIn(i.TemplateIDNotIn...))
+	}
+	if i.TemplateIDIsNil {
+		predicates = append(predicates, budget.TemplateIDIsNil())
+	}
+	if i.TemplateIDNotNil {
+		predicates = append(predicates, budget.TemplateIDNotNil())
+	}
+	if i.LabelKey != nil {
+		predicates = append(predicates, budget.LabelKeyEQ(*i.LabelKey))
+	}
+	if i.LabelKeyNEQ != nil {
+		predicates = append(predicates, budget.LabelKeyNEQ(*i.LabelKeyNEQ))
+	}
+	if len(i.LabelKeyIn) > 0 {
+		predicates = append(predicates, budget.LabelKeyIn(i.LabelKeyIn...))
+	}
+	if len(i.LabelKeyNotIn) > 0 {
+		predicates = append(predicates, budget.LabelKeyNotIn(i.LabelKeyNotIn...))
+	}
+	if i.LabelKeyGT != nil {
+		predicates = append(predicates, budget.LabelKeyGT(*i.LabelKeyGT))
+	}
+	if i.LabelKeyGTE != nil {
+		predicates = append(predicates, budget.LabelKeyGTE(*i.LabelKeyGTE))
+	}
+	if i.LabelKeyLT != nil {
+		predicates = append(predicates, budget.LabelKeyLT(*i.LabelKeyLT))
+	}
+	if i.LabelKeyLTE != nil {
+		predicates = append(predicates, budget.LabelKeyLTE(*i.LabelKeyLTE))
+	}
+	if i.LabelKeyContains != nil {
+		predicates = append(predicates, budget.LabelKeyContains(*i.LabelKeyContains))
+	}
+	if i.LabelKeyHasPrefix != nil {
+		predicates = append(predicates, budget.LabelKeyHasPrefix(*i.LabelKeyHasPrefix))
+	}
+	if i.LabelKeyHasSuffix != nil {
+		predicates = append(predicates, budget.LabelKeyHasSuffix(*i.LabelKeyHasSuffix))
+	}
+	if i.LabelKeyEqualFold != nil {
+		predicates = append(predicates, budget.LabelKeyEqualFold(*i.LabelKeyEqualFold))
+	}
+	if i.LabelKeyContainsFold != nil {
+		predicates = append(predicates, budget.LabelKeyContainsFold(*i.LabelKeyContainsFold))
+	}
+	if i.LabelValue != nil {
+		predicates = append(predicates, budget.LabelValueEQ(*i.LabelValue))
+	}
+	if i.LabelValueNEQ != nil {
+		predicates = append(predicates, budget.LabelValueNEQ(*i.LabelValueNEQ))
+	}
+	if len(i.LabelValueIn) > 0 {
+		predicates = append(predicates, budget.LabelValueIn(i.LabelValueIn...))
+	}
+	if len(i.LabelValueNotIn) > 0 {
+		predicates = append(predicates, budget.LabelValueNotIn(i.LabelValueNotIn...))
+	}
+	if i.LabelValueGT != nil {
+		predicates = append(predicates, budget.LabelValueGT(*i.LabelValueGT))
+	}
+	if i.LabelValueGTE != nil {
+		predicates = append(predicates, budget.LabelValueGTE(*i.LabelValueGTE))
+	}
+	if i.LabelValueLT != nil {
+		predicates = append(predicates, budget.LabelValueLT(*i.LabelValueLT))
+	}
+	if i.LabelValueLTE != nil {
+		predicates = append(predicates, budget.LabelValueLTE(*i.LabelValueLTE))
+	}
+	if i.LabelValueContains != nil {
+		predicates = append(predicates, budget.LabelValueContains(*i.LabelValueContains))
+	}
+	if i.LabelValueHasPrefix != nil {
+		predicates = append(predicates, budget.LabelValueHasPrefix(*i.LabelValueHasPrefix))
+	}
+	if i.LabelValueHasSuffix != nil {
+		predicates = append(predicates, budget.LabelValueHasSuffix(*i.LabelValueHasSuffix))
+	}
+	if i.LabelValueEqualFold != nil {
+		predicates = append(predicates, budget.LabelValueEqualFold(*i.LabelValueEqualFold))
+	}
+	if i.LabelValueContainsFold != nil {
+		predicates = append(predicates, budget.LabelValueContainsFold(*i.LabelValueContainsFold))
+	}
+	if i.LimitUsd != nil {
+		predicates = append(predicates, budget.LimitUsdEQ(*i.LimitUsd))
+	}
+	if i.LimitUsdNEQ != nil {
+		predicates = append(predicates, budget.LimitUsdNEQ(*i.LimitUsdNEQ))
+	}
+	if len(i.LimitUsdIn) > 0 {
+		predicates = append(predicates, budget.LimitUsdIn(i.LimitUsdIn...))
+	}
+	if len(i.LimitUsdNotIn) > 0 {
+		predicates = append(predicates, budget.LimitUsdNotIn(i.LimitUsdNotIn...))
+	}
+	if i.LimitUsdGT != nil {
+		predicates = append(predicates, budget.LimitUsdGT(*i.LimitUsdGT))
+	}
+	if i.LimitUsdGTE != nil {
+		predicates = append(predicates, budget.LimitUsdGTE(*i.LimitUsdGTE))
+	}
+	if i.LimitUsdLT != nil {
+		predicates = append(predicates, budget.LimitUsdLT(*i.LimitUsdLT))
+	}
+	if i.LimitUsdLTE != nil {
+		predicates = append(predicates, budget.LimitUsdLTE(*i.LimitUsdLTE))
+	}
+	if i.LimitUsdIsNil {
+		predicates = append(predicates, budget.LimitUsdIsNil())
+	}
+	if i.LimitUsdNotNil {
+		predicates = append(predicates, budget.LimitUsdNotNil())
+	}
+	if i.Period != nil {
+		predicates = append(predicates, budget.PeriodEQ(*i.Period))
+	}
+	if i.PeriodNEQ != nil {
+		predicates = append(predicates, budget.PeriodNEQ(*i.PeriodNEQ))
+	}
+	if len(i.PeriodIn) > 0 {
+		predicates = append(predicates, budget.PeriodIn(i.PeriodIn...))
+	}
+	if len(i.PeriodNotIn) > 0 {
+		predicates = append(predicates, budget.PeriodNotIn(i.PeriodNotIn...))
+	}
+	if i.Policy != nil {
+		predicates = append(predicates, budget.PolicyEQ(*i.Policy))
+	}
+	if i.PolicyNEQ != nil {
+		predicates = append(predicates, budget.PolicyNEQ(*i.PolicyNEQ))
+	}
+	if len(i.PolicyIn) > 0 {
+		predicates = append(predicates, budget.PolicyIn(i.PolicyIn...))
+	}
+	if len(i.PolicyNotIn) > 0 {
+		predicates = append(predicates, budget.PolicyNotIn(i.PolicyNotIn...))
+	}
+	if i.Enabled != nil {
+		predicates = append(predicates, budget.EnabledEQ(*i.Enabled))
+	}
+	if i.EnabledNEQ != nil {
+		predicates = append(predicates, budget.EnabledNEQ(*i.EnabledNEQ))
+	}
+
+	if i.HasTemplate != nil {
+		p := budget.HasTemplate()
+		if !*i.HasTemplate {
+			p = budget.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasTemplateWith) > 0 {
+		with := make([]predicate.ContainerTemplate, 0, len(i.HasTemplateWith))
+		for _, w := range i.HasTemplateWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasTemplateWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, budget.HasTemplateWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyBudgetWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return budget.And(predicates...), nil
+	}
+}
 
 // ContainerJobWhereInput represents a where input for filtering ContainerJob queries.
 type ContainerJobWhereInput struct {
@@ -481,6 +972,18 @@ type ContainerJobWhereInput struct {
 	LeaseExpiresAtLTE    *time.Time  `json:"leaseExpiresAtLTE,omitempty"`
 	LeaseExpiresAtIsNil  bool        `json:"leaseExpiresAtIsNil,omitempty"`
 	LeaseExpiresAtNotNil bool        `json:"leaseExpiresAtNotNil,omitempty"`
+
+	// "max_cost" field predicates.
+	MaxCost       *schematype.Decimal  `json:"maxCost,omitempty"`
+	MaxCostNEQ    *schematype.Decimal  `json:"maxCostNEQ,omitempty"`
+	MaxCostIn     []schematype.Decimal `json:"maxCostIn,omitempty"`
+	MaxCostNotIn  []schematype.Decimal `json:"maxCostNotIn,omitempty"`
+	MaxCostGT     *schematype.Decimal  `json:"maxCostGT,omitempty"`
+	MaxCostGTE    *schematype.Decimal  `json:"maxCostGTE,omitempty"`
+	MaxCostLT     *schematype.Decimal  `json:"maxCostLT,omitempty"`
+	MaxCostLTE    *schematype.Decimal  `json:"maxCostLTE,omitempty"`
+	MaxCostIsNil  bool                 `json:"maxCostIsNil,omitempty"`
+	MaxCostNotNil bool                 `json:"maxCostNotNil,omitempty"`
 
 	// "template" edge predicates.
 	HasTemplate     *bool                          `json:"hasTemplate,omitempty"`
@@ -1705,6 +2208,36 @@ func (i *ContainerJobWhereInput) P() (predicate.ContainerJob, error) {
 	}
 	if i.LeaseExpiresAtNotNil {
 		predicates = append(predicates, containerjob.LeaseExpiresAtNotNil())
+	}
+	if i.MaxCost != nil {
+		predicates = append(predicates, containerjob.MaxCostEQ(*i.MaxCost))
+	}
+	if i.MaxCostNEQ != nil {
+		predicates = append(predicates, containerjob.MaxCostNEQ(*i.MaxCostNEQ))
+	}
+	if len(i.MaxCostIn) > 0 {
+		predicates = append(predicates, containerjob.MaxCostIn(i.MaxCostIn...))
+	}
+	if len(i.MaxCostNotIn) > 0 {
+		predicates = append(predicates, containerjob.MaxCostNotIn(i.MaxCostNotIn...))
+	}
+	if i.MaxCostGT != nil {
+		predicates = append(predicates, containerjob.MaxCostGT(*i.MaxCostGT))
+	}
+	if i.MaxCostGTE != nil {
+		predicates = append(predicates, containerjob.MaxCostGTE(*i.MaxCostGTE))
+	}
+	if i.MaxCostLT != nil {
+		predicates = append(predicates, containerjob.MaxCostLT(*i.MaxCostLT))
+	}
+	if i.MaxCostLTE != nil {
+		predicates = append(predicates, containerjob.MaxCostLTE(*i.MaxCostLTE))
+	}
+	if i.MaxCostIsNil {
+		predicates = append(predicates, containerjob.MaxCostIsNil())
+	}
+	if i.MaxCostNotNil {
+		predicates = append(predicates, containerjob.MaxCostNotNil())
 	}
 
 	if i.HasTemplate != nil {

@@ -11,6 +11,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/gantry/gantry/ent/budget"
 	"github.com/gantry/gantry/ent/containerjob"
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
@@ -30,12 +31,926 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
+	TypeBudget            = "Budget"
 	TypeContainerJob      = "ContainerJob"
 	TypeContainerTemplate = "ContainerTemplate"
 	TypeExecutorHost      = "ExecutorHost"
 	TypeJobEvent          = "JobEvent"
 	TypeRoutingRule       = "RoutingRule"
 )
+
+// BudgetMutation represents an operation that mutates the Budget nodes in the graph.
+type BudgetMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *uuid.UUID
+	created_at      *time.Time
+	updated_at      *time.Time
+	name            *string
+	label_key       *string
+	label_value     *string
+	limit_usd       *schematype.Decimal
+	period          *budget.Period
+	policy          *budget.Policy
+	enabled         *bool
+	clearedFields   map[string]struct{}
+	template        *uuid.UUID
+	clearedtemplate bool
+	done            bool
+	oldValue        func(context.Context) (*Budget, error)
+	predicates      []predicate.Budget
+}
+
+var _ ent.Mutation = (*BudgetMutation)(nil)
+
+// budgetOption allows management of the mutation configuration using functional options.
+type budgetOption func(*BudgetMutation)
+
+// newBudgetMutation creates new mutation for the Budget entity.
+func newBudgetMutation(c config, op Op, opts ...budgetOption) *BudgetMutation {
+	m := &BudgetMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeBudget,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withBudgetID sets the ID field of the mutation.
+func withBudgetID(id uuid.UUID) budgetOption {
+	return func(m *BudgetMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Budget
+		)
+		m.oldValue = func(ctx context.Context) (*Budget, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Budget.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withBudget sets the old Budget of the mutation.
+func withBudget(node *Budget) budgetOption {
+	return func(m *BudgetMutation) {
+		m.oldValue = func(context.Context) (*Budget, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m BudgetMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m BudgetMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Budget entities.
+func (m *BudgetMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *BudgetMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *BudgetMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Budget.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *BudgetMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *BudgetMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *BudgetMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *BudgetMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *BudgetMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *BudgetMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *BudgetMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *BudgetMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *BudgetMutation) ResetName() {
+	m.name = nil
+}
+
+// SetTemplateID sets the "template_id" field.
+func (m *BudgetMutation) SetTemplateID(u uuid.UUID) {
+	m.template = &u
+}
+
+// TemplateID returns the value of the "template_id" field in the mutation.
+func (m *BudgetMutation) TemplateID() (r uuid.UUID, exists bool) {
+	v := m.template
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTemplateID returns the old "template_id" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldTemplateID(ctx context.Context) (v *uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTemplateID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTemplateID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTemplateID: %w", err)
+	}
+	return oldValue.TemplateID, nil
+}
+
+// ClearTemplateID clears the value of the "template_id" field.
+func (m *BudgetMutation) ClearTemplateID() {
+	m.template = nil
+	m.clearedFields[budget.FieldTemplateID] = struct{}{}
+}
+
+// TemplateIDCleared returns if the "template_id" field was cleared in this mutation.
+func (m *BudgetMutation) TemplateIDCleared() bool {
+	_, ok := m.clearedFields[budget.FieldTemplateID]
+	return ok
+}
+
+// ResetTemplateID resets all changes to the "template_id" field.
+func (m *BudgetMutation) ResetTemplateID() {
+	m.template = nil
+	delete(m.clearedFields, budget.FieldTemplateID)
+}
+
+// SetLabelKey sets the "label_key" field.
+func (m *BudgetMutation) SetLabelKey(s string) {
+	m.label_key = &s
+}
+
+// LabelKey returns the value of the "label_key" field in the mutation.
+func (m *BudgetMutation) LabelKey() (r string, exists bool) {
+	v := m.label_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLabelKey returns the old "label_key" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldLabelKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLabelKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLabelKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLabelKey: %w", err)
+	}
+	return oldValue.LabelKey, nil
+}
+
+// ResetLabelKey resets all changes to the "label_key" field.
+func (m *BudgetMutation) ResetLabelKey() {
+	m.label_key = nil
+}
+
+// SetLabelValue sets the "label_value" field.
+func (m *BudgetMutation) SetLabelValue(s string) {
+	m.label_value = &s
+}
+
+// LabelValue returns the value of the "label_value" field in the mutation.
+func (m *BudgetMutation) LabelValue() (r string, exists bool) {
+	v := m.label_value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLabelValue returns the old "label_value" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldLabelValue(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLabelValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLabelValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLabelValue: %w", err)
+	}
+	return oldValue.LabelValue, nil
+}
+
+// ResetLabelValue resets all changes to the "label_value" field.
+func (m *BudgetMutation) ResetLabelValue() {
+	m.label_value = nil
+}
+
+// SetLimitUsd sets the "limit_usd" field.
+func (m *BudgetMutation) SetLimitUsd(s schematype.Decimal) {
+	m.limit_usd = &s
+}
+
+// LimitUsd returns the value of the "limit_usd" field in the mutation.
+func (m *BudgetMutation) LimitUsd() (r schematype.Decimal, exists bool) {
+	v := m.limit_usd
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLimitUsd returns the old "limit_usd" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldLimitUsd(ctx context.Context) (v schematype.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLimitUsd is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLimitUsd requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLimitUsd: %w", err)
+	}
+	return oldValue.LimitUsd, nil
+}
+
+// ClearLimitUsd clears the value of the "limit_usd" field.
+func (m *BudgetMutation) ClearLimitUsd() {
+	m.limit_usd = nil
+	m.clearedFields[budget.FieldLimitUsd] = struct{}{}
+}
+
+// LimitUsdCleared returns if the "limit_usd" field was cleared in this mutation.
+func (m *BudgetMutation) LimitUsdCleared() bool {
+	_, ok := m.clearedFields[budget.FieldLimitUsd]
+	return ok
+}
+
+// ResetLimitUsd resets all changes to the "limit_usd" field.
+func (m *BudgetMutation) ResetLimitUsd() {
+	m.limit_usd = nil
+	delete(m.clearedFields, budget.FieldLimitUsd)
+}
+
+// SetPeriod sets the "period" field.
+func (m *BudgetMutation) SetPeriod(b budget.Period) {
+	m.period = &b
+}
+
+// Period returns the value of the "period" field in the mutation.
+func (m *BudgetMutation) Period() (r budget.Period, exists bool) {
+	v := m.period
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPeriod returns the old "period" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldPeriod(ctx context.Context) (v budget.Period, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPeriod is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPeriod requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPeriod: %w", err)
+	}
+	return oldValue.Period, nil
+}
+
+// ResetPeriod resets all changes to the "period" field.
+func (m *BudgetMutation) ResetPeriod() {
+	m.period = nil
+}
+
+// SetPolicy sets the "policy" field.
+func (m *BudgetMutation) SetPolicy(b budget.Policy) {
+	m.policy = &b
+}
+
+// Policy returns the value of the "policy" field in the mutation.
+func (m *BudgetMutation) Policy() (r budget.Policy, exists bool) {
+	v := m.policy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPolicy returns the old "policy" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldPolicy(ctx context.Context) (v budget.Policy, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPolicy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPolicy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPolicy: %w", err)
+	}
+	return oldValue.Policy, nil
+}
+
+// ResetPolicy resets all changes to the "policy" field.
+func (m *BudgetMutation) ResetPolicy() {
+	m.policy = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *BudgetMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *BudgetMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *BudgetMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// ClearTemplate clears the "template" edge to the ContainerTemplate entity.
+func (m *BudgetMutation) ClearTemplate() {
+	m.clearedtemplate = true
+	m.clearedFields[budget.FieldTemplateID] = struct{}{}
+}
+
+// TemplateCleared reports if the "template" edge to the ContainerTemplate entity was cleared.
+func (m *BudgetMutation) TemplateCleared() bool {
+	return m.TemplateIDCleared() || m.clearedtemplate
+}
+
+// TemplateIDs returns the "template" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TemplateID instead. It exists only for internal usage by the builders.
+func (m *BudgetMutation) TemplateIDs() (ids []uuid.UUID) {
+	if id := m.template; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTemplate resets all changes to the "template" edge.
+func (m *BudgetMutation) ResetTemplate() {
+	m.template = nil
+	m.clearedtemplate = false
+}
+
+// Where appends a list predicates to the BudgetMutation builder.
+func (m *BudgetMutation) Where(ps ...predicate.Budget) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the BudgetMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *BudgetMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Budget, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *BudgetMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *BudgetMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Budget).
+func (m *BudgetMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *BudgetMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, budget.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, budget.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, budget.FieldName)
+	}
+	if m.template != nil {
+		fields = append(fields, budget.FieldTemplateID)
+	}
+	if m.label_key != nil {
+		fields = append(fields, budget.FieldLabelKey)
+	}
+	if m.label_value != nil {
+		fields = append(fields, budget.FieldLabelValue)
+	}
+	if m.limit_usd != nil {
+		fields = append(fields, budget.FieldLimitUsd)
+	}
+	if m.period != nil {
+		fields = append(fields, budget.FieldPeriod)
+	}
+	if m.policy != nil {
+		fields = append(fields, budget.FieldPolicy)
+	}
+	if m.enabled != nil {
+		fields = append(fields, budget.FieldEnabled)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *BudgetMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case budget.FieldCreatedAt:
+		return m.CreatedAt()
+	case budget.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case budget.FieldName:
+		return m.Name()
+	case budget.FieldTemplateID:
+		return m.TemplateID()
+	case budget.FieldLabelKey:
+		return m.LabelKey()
+	case budget.FieldLabelValue:
+		return m.LabelValue()
+	case budget.FieldLimitUsd:
+		return m.LimitUsd()
+	case budget.FieldPeriod:
+		return m.Period()
+	case budget.FieldPolicy:
+		return m.Policy()
+	case budget.FieldEnabled:
+		return m.Enabled()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *BudgetMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case budget.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case budget.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case budget.FieldName:
+		return m.OldName(ctx)
+	case budget.FieldTemplateID:
+		return m.OldTemplateID(ctx)
+	case budget.FieldLabelKey:
+		return m.OldLabelKey(ctx)
+	case budget.FieldLabelValue:
+		return m.OldLabelValue(ctx)
+	case budget.FieldLimitUsd:
+		return m.OldLimitUsd(ctx)
+	case budget.FieldPeriod:
+		return m.OldPeriod(ctx)
+	case budget.FieldPolicy:
+		return m.OldPolicy(ctx)
+	case budget.FieldEnabled:
+		return m.OldEnabled(ctx)
+	}
+	return nil, fmt.Errorf("unknown Budget field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BudgetMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case budget.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case budget.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case budget.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case budget.FieldTemplateID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTemplateID(v)
+		return nil
+	case budget.FieldLabelKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLabelKey(v)
+		return nil
+	case budget.FieldLabelValue:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLabelValue(v)
+		return nil
+	case budget.FieldLimitUsd:
+		v, ok := value.(schematype.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLimitUsd(v)
+		return nil
+	case budget.FieldPeriod:
+		v, ok := value.(budget.Period)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPeriod(v)
+		return nil
+	case budget.FieldPolicy:
+		v, ok := value.(budget.Policy)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPolicy(v)
+		return nil
+	case budget.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Budget field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *BudgetMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *BudgetMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BudgetMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Budget numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *BudgetMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(budget.FieldTemplateID) {
+		fields = append(fields, budget.FieldTemplateID)
+	}
+	if m.FieldCleared(budget.FieldLimitUsd) {
+		fields = append(fields, budget.FieldLimitUsd)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *BudgetMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *BudgetMutation) ClearField(name string) error {
+	switch name {
+	case budget.FieldTemplateID:
+		m.ClearTemplateID()
+		return nil
+	case budget.FieldLimitUsd:
+		m.ClearLimitUsd()
+		return nil
+	}
+	return fmt.Errorf("unknown Budget nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *BudgetMutation) ResetField(name string) error {
+	switch name {
+	case budget.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case budget.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case budget.FieldName:
+		m.ResetName()
+		return nil
+	case budget.FieldTemplateID:
+		m.ResetTemplateID()
+		return nil
+	case budget.FieldLabelKey:
+		m.ResetLabelKey()
+		return nil
+	case budget.FieldLabelValue:
+		m.ResetLabelValue()
+		return nil
+	case budget.FieldLimitUsd:
+		m.ResetLimitUsd()
+		return nil
+	case budget.FieldPeriod:
+		m.ResetPeriod()
+		return nil
+	case budget.FieldPolicy:
+		m.ResetPolicy()
+		return nil
+	case budget.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	}
+	return fmt.Errorf("unknown Budget field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *BudgetMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.template != nil {
+		edges = append(edges, budget.EdgeTemplate)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *BudgetMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case budget.EdgeTemplate:
+		if id := m.template; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *BudgetMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *BudgetMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *BudgetMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtemplate {
+		edges = append(edges, budget.EdgeTemplate)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *BudgetMutation) EdgeCleared(name string) bool {
+	switch name {
+	case budget.EdgeTemplate:
+		return m.clearedtemplate
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *BudgetMutation) ClearEdge(name string) error {
+	switch name {
+	case budget.EdgeTemplate:
+		m.ClearTemplate()
+		return nil
+	}
+	return fmt.Errorf("unknown Budget unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *BudgetMutation) ResetEdge(name string) error {
+	switch name {
+	case budget.EdgeTemplate:
+		m.ResetTemplate()
+		return nil
+	}
+	return fmt.Errorf("unknown Budget edge %s", name)
+}
 
 // ContainerJobMutation represents an operation that mutates the ContainerJob nodes in the graph.
 type ContainerJobMutation struct {
@@ -93,6 +1008,7 @@ type ContainerJobMutation struct {
 	oom_killed            *bool
 	lease_owner           *string
 	lease_expires_at      *time.Time
+	max_cost              *schematype.Decimal
 	clearedFields         map[string]struct{}
 	template              *uuid.UUID
 	clearedtemplate       bool
@@ -2196,6 +3112,55 @@ func (m *ContainerJobMutation) ResetLeaseExpiresAt() {
 	delete(m.clearedFields, containerjob.FieldLeaseExpiresAt)
 }
 
+// SetMaxCost sets the "max_cost" field.
+func (m *ContainerJobMutation) SetMaxCost(s schematype.Decimal) {
+	m.max_cost = &s
+}
+
+// MaxCost returns the value of the "max_cost" field in the mutation.
+func (m *ContainerJobMutation) MaxCost() (r schematype.Decimal, exists bool) {
+	v := m.max_cost
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxCost returns the old "max_cost" field's value of the ContainerJob entity.
+// If the ContainerJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContainerJobMutation) OldMaxCost(ctx context.Context) (v schematype.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxCost is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxCost requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxCost: %w", err)
+	}
+	return oldValue.MaxCost, nil
+}
+
+// ClearMaxCost clears the value of the "max_cost" field.
+func (m *ContainerJobMutation) ClearMaxCost() {
+	m.max_cost = nil
+	m.clearedFields[containerjob.FieldMaxCost] = struct{}{}
+}
+
+// MaxCostCleared returns if the "max_cost" field was cleared in this mutation.
+func (m *ContainerJobMutation) MaxCostCleared() bool {
+	_, ok := m.clearedFields[containerjob.FieldMaxCost]
+	return ok
+}
+
+// ResetMaxCost resets all changes to the "max_cost" field.
+func (m *ContainerJobMutation) ResetMaxCost() {
+	m.max_cost = nil
+	delete(m.clearedFields, containerjob.FieldMaxCost)
+}
+
 // ClearTemplate clears the "template" edge to the ContainerTemplate entity.
 func (m *ContainerJobMutation) ClearTemplate() {
 	m.clearedtemplate = true
@@ -2338,7 +3303,7 @@ func (m *ContainerJobMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ContainerJobMutation) Fields() []string {
-	fields := make([]string, 0, 42)
+	fields := make([]string, 0, 43)
 	if m.created_at != nil {
 		fields = append(fields, containerjob.FieldCreatedAt)
 	}
@@ -2465,6 +3430,9 @@ func (m *ContainerJobMutation) Fields() []string {
 	if m.lease_expires_at != nil {
 		fields = append(fields, containerjob.FieldLeaseExpiresAt)
 	}
+	if m.max_cost != nil {
+		fields = append(fields, containerjob.FieldMaxCost)
+	}
 	return fields
 }
 
@@ -2557,6 +3525,8 @@ func (m *ContainerJobMutation) Field(name string) (ent.Value, bool) {
 		return m.LeaseOwner()
 	case containerjob.FieldLeaseExpiresAt:
 		return m.LeaseExpiresAt()
+	case containerjob.FieldMaxCost:
+		return m.MaxCost()
 	}
 	return nil, false
 }
@@ -2650,6 +3620,8 @@ func (m *ContainerJobMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldLeaseOwner(ctx)
 	case containerjob.FieldLeaseExpiresAt:
 		return m.OldLeaseExpiresAt(ctx)
+	case containerjob.FieldMaxCost:
+		return m.OldMaxCost(ctx)
 	}
 	return nil, fmt.Errorf("unknown ContainerJob field %s", name)
 }
@@ -2953,6 +3925,13 @@ func (m *ContainerJobMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLeaseExpiresAt(v)
 		return nil
+	case containerjob.FieldMaxCost:
+		v, ok := value.(schematype.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxCost(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ContainerJob field %s", name)
 }
@@ -3157,6 +4136,9 @@ func (m *ContainerJobMutation) ClearedFields() []string {
 	if m.FieldCleared(containerjob.FieldLeaseExpiresAt) {
 		fields = append(fields, containerjob.FieldLeaseExpiresAt)
 	}
+	if m.FieldCleared(containerjob.FieldMaxCost) {
+		fields = append(fields, containerjob.FieldMaxCost)
+	}
 	return fields
 }
 
@@ -3233,6 +4215,9 @@ func (m *ContainerJobMutation) ClearField(name string) error {
 		return nil
 	case containerjob.FieldLeaseExpiresAt:
 		m.ClearLeaseExpiresAt()
+		return nil
+	case containerjob.FieldMaxCost:
+		m.ClearMaxCost()
 		return nil
 	}
 	return fmt.Errorf("unknown ContainerJob nullable field %s", name)
@@ -3367,6 +4352,9 @@ func (m *ContainerJobMutation) ResetField(name string) error {
 		return nil
 	case containerjob.FieldLeaseExpiresAt:
 		m.ResetLeaseExpiresAt()
+		return nil
+	case containerjob.FieldMaxCost:
+		m.ResetMaxCost()
 		return nil
 	}
 	return fmt.Errorf("unknown ContainerJob field %s", name)

@@ -14,6 +14,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// Budget is the client for interacting with the Budget builders.
+	Budget *BudgetClient
 	// ContainerJob is the client for interacting with the ContainerJob builders.
 	ContainerJob *ContainerJobClient
 	// ContainerTemplate is the client for interacting with the ContainerTemplate builders.
@@ -155,6 +157,7 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.Budget = NewBudgetClient(tx.config)
 	tx.ContainerJob = NewContainerJobClient(tx.config)
 	tx.ContainerTemplate = NewContainerTemplateClient(tx.config)
 	tx.ExecutorHost = NewExecutorHostClient(tx.config)
@@ -169,7 +172,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: ContainerJob.QueryXXX(), the query will be executed
+// applies a query, for example: Budget.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

@@ -237,3 +237,10 @@ func Registered() []schematype.ExecutorType {
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
+
+// Unregister removes the backend of t (tests serve extra types with the mock).
+func Unregister(t schematype.ExecutorType) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	delete(registry, t)
+}

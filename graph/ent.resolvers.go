@@ -24,6 +24,12 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder
 	return r.Client.Noders(ctx, ids, ent.WithNodeType(r.nodeType))
 }
 
+// Budgets is the resolver for the budgets field.
+func (r *queryResolver) Budgets(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.BudgetOrder, where *ent.BudgetWhereInput) (*ent.BudgetConnection, error) {
+	return r.Client.Budget.Query().Paginate(ctx, after, first, before, last,
+		ent.WithBudgetOrder(orderBy), ent.WithBudgetFilter(where.Filter))
+}
+
 // ContainerJobs is the resolver for the containerJobs field.
 func (r *queryResolver) ContainerJobs(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerJobOrder, where *ent.ContainerJobWhereInput) (*ent.ContainerJobConnection, error) {
 	return r.Client.ContainerJob.Query().Paginate(ctx, after, first, before, last,
@@ -54,6 +60,9 @@ func (r *queryResolver) RoutingRules(ctx context.Context, after *entgql.Cursor[u
 		ent.WithRoutingRuleOrder(orderBy), ent.WithRoutingRuleFilter(where.Filter))
 }
 
+// Budget returns generated.BudgetResolver implementation.
+func (r *Resolver) Budget() generated.BudgetResolver { return &budgetResolver{r} }
+
 // ContainerJob returns generated.ContainerJobResolver implementation.
 func (r *Resolver) ContainerJob() generated.ContainerJobResolver { return &containerJobResolver{r} }
 
@@ -67,6 +76,7 @@ func (r *Resolver) JobEvent() generated.JobEventResolver { return &jobEventResol
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
+	budgetResolver       struct{ *Resolver }
 	containerJobResolver struct{ *Resolver }
 	executorHostResolver struct{ *Resolver }
 	jobEventResolver     struct{ *Resolver }

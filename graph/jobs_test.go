@@ -9,9 +9,11 @@ import (
 
 	"github.com/gantry/gantry/dispatch"
 	"github.com/gantry/gantry/ent"
+	"github.com/gantry/gantry/ent/schematype"
 	"github.com/gantry/gantry/events"
+	"github.com/gantry/gantry/executors"
 	_ "github.com/gantry/gantry/executors/docker"
-	_ "github.com/gantry/gantry/executors/mock"
+	"github.com/gantry/gantry/executors/mock"
 	"github.com/gantry/gantry/graph"
 	"github.com/gantry/gantry/graph/graphtest"
 	"github.com/gantry/gantry/store"
@@ -246,6 +248,73 @@ func TestQueuePosition(t *testing.T) {
 		d := c.OK(t, `query($id: ID!) { node(id: $id) { ... on ContainerJob { queuePosition estimatedStartAt } } }`, map[string]any{"id": id})
 		if graphtest.Get(d, "node.queuePosition") != want || graphtest.Get(d, "node.estimatedStartAt") != nil {
 			t.Errorf("job %s: %v, want position %v and no estimate (nothing launched lately)", id, d, want)
+		}
+	}
+}
+
+// TestBudgetsAndSpill: a Docker host that is full makes a job spill to a
+// cloud-typed host (the mock backend serves both types here), with the
+// reason; a reject budget refuses a submit naming itself; a hold budget
+// keeps a job queued until its limit is raised; maxCost excludes dear hosts.
+func TestBudgetsAndSpill(t *testing.T) {
+	executors.Register(schematype.ExecutorCloudRun, mock.New)
+	defer executors.Unregister(schematype.ExecutorCloudRun)
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		c := newDispatchingServer(t, dialect)
+		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "local", "executorType": "mock", "maxConcurrentJobs": 1}})
+		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "cloud", "executorType": "cloudrun", "costPerHour": "3.6", "costPerJob": "0.01"}})
+		busy := submit(t, c, map[string]any{"image": "x", "environment": map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}})
+		if job := waitStatus(t, c, busy, "running"); graphtest.Get(job, "dockerHost.name") != "local" {
+			t.Fatalf("first job should take the free local host: %v", job)
+		}
+		spill := submit(t, c, map[string]any{"image": "x", "timeoutSeconds": 100})
+		job := waitStatus(t, c, spill, "completed")
+		if graphtest.Get(job, "dockerHost.name") != "cloud" || !strings.Contains(job["routingReason"].(string), "passed over local") {
+			t.Fatalf("spill: %v", job)
+		}
+
+		// maxCost below the cloud estimate (0.01 + 3.6/h × 100 s = 0.11): waits for local.
+		capped := submit(t, c, map[string]any{"image": "x", "timeoutSeconds": 100, "maxCost": "0.05"})
+		time.Sleep(300 * time.Millisecond)
+		d := c.OK(t, jobQuery, map[string]any{"id": capped})
+		if graphtest.Get(d, "node.status") != "queued" {
+			t.Fatalf("capped job ran on a host over its maxCost: %v", d)
+		}
+
+		c.OK(t, `mutation { createBudget(input: {name: "team-a", labelKey: "team", labelValue: "a", limitUsd: "0.15", period: month}) { budget { id } } }`, nil)
+		a1 := submit(t, c, map[string]any{"image": "x", "timeoutSeconds": 100, "labels": map[string]any{"team": "a"}, "preferredExecutor": "cloudrun"})
+		waitStatus(t, c, a1, "completed")
+		// Spent 0.0100 (a1's actual cost); this one is estimated at 0.01 + 3.6/h × 200 s = 0.21.
+		e := c.Fail(t, `mutation { submitJob(input: {image: "x", timeoutSeconds: 200, labels: {team: "a"}, preferredExecutor: cloudrun}) { job { id } } }`, nil)
+		if e.Code() != "BUDGET_EXCEEDED" || !strings.Contains(e.Message, `"team-a"`) {
+			t.Fatalf("over-budget submit: %q (%s)", e.Message, e.Code())
+		}
+
+		hb := c.OK(t, `mutation { createBudget(input: {name: "team-b", labelKey: "team", labelValue: "b", limitUsd: "0.05", policy: hold}) { budget { id } } }`, nil)
+		held := submit(t, c, map[string]any{"image": "x", "timeoutSeconds": 100, "labels": map[string]any{"team": "b"}, "preferredExecutor": "cloudrun"})
+		time.Sleep(300 * time.Millisecond)
+		d = c.OK(t, jobQuery, map[string]any{"id": held})
+		if graphtest.Get(d, "node.status") != "queued" || !strings.Contains(graphtest.Get(d, "node.routingReason").(string), "held by budget team-b") {
+			t.Fatalf("hold budget: %v", d)
+		}
+		c.OK(t, `mutation($id: ID!) { updateBudget(id: $id, input: {limitUsd: "1"}) { budget { spentUsd } } }`,
+			map[string]any{"id": graphtest.Get(hb, "createBudget.budget.id")})
+		waitStatus(t, c, held, "completed")
+		c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": busy})
+		waitStatus(t, c, capped, "completed")
+	})
+}
+
+func TestBudgetValidation(t *testing.T) {
+	c := newDispatchingServer(t, "sqlite")
+	for _, q := range []string{
+		`mutation { createBudget(input: {name: "no-scope", limitUsd: "1"}) { budget { id } } }`,
+		`mutation { createBudget(input: {name: "no-limit", labelKey: "team", labelValue: "a"}) { budget { id } } }`,
+		`mutation { createBudget(input: {name: "zero", labelKey: "team", labelValue: "a", limitUsd: "0"}) { budget { id } } }`,
+		`mutation { createBudget(input: {name: "half-label", labelKey: "team", limitUsd: "1"}) { budget { id } } }`,
+	} {
+		if e := c.Fail(t, q, nil); e.Code() != "INVALID_INPUT" {
+			t.Errorf("%s: %q (%s)", q, e.Message, e.Code())
 		}
 	}
 }

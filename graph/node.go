@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gantry/gantry/ent"
+	"github.com/gantry/gantry/ent/budget"
 	"github.com/gantry/gantry/ent/containerjob"
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
@@ -30,6 +31,7 @@ func (r *Resolver) nodeType(ctx context.Context, id uuid.UUID) (string, error) {
 			return r.Client.ContainerTemplate.Query().Where(containertemplate.ID(id)).Exist(ctx)
 		}},
 		{jobevent.Table, func() (bool, error) { return r.Client.JobEvent.Query().Where(jobevent.ID(id)).Exist(ctx) }},
+		{budget.Table, func() (bool, error) { return r.Client.Budget.Query().Where(budget.ID(id)).Exist(ctx) }},
 		{routingrule.Table, func() (bool, error) { return r.Client.RoutingRule.Query().Where(routingrule.ID(id)).Exist(ctx) }},
 	}
 	for _, p := range probes {

@@ -86,6 +86,8 @@ type Job struct {
 	PreferredExecutor  string
 	SupportedExecutors []string // from the template; empty: any
 	Vars               Vars     // what rule conditions see
+	// MaxCost excludes hosts whose estimate is higher (invalid: no bound).
+	MaxCost schematype.Decimal
 }
 
 // Candidate is one host considered for a job.
@@ -149,6 +151,10 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 		if h.priced {
 			c.priced, c.costKey = true, h.costKey(job.Vars.TimeoutSeconds)
 		}
+		if c.Eligible && c.priced && job.MaxCost.Valid && c.EstimatedCost().NullDecimal.Decimal.GreaterThan(job.MaxCost.NullDecimal.Decimal) {
+			c.Eligible = false
+			c.Reason = fmt.Sprintf("estimate %s over the job's maxCost %s", c.EstimatedCost(), job.MaxCost)
+		}
 		if c.Eligible {
 			c.Score = float64(h.Free())*1000 + float64(h.Weight)
 			c.Reason = "eligible" // detailed in placedReason for the chosen host
@@ -172,7 +178,7 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 		return d
 	}
 	d.Host = cands[0].Host
-	d.Reason = prefix + placedReason(job, *d.Host)
+	d.Reason = prefix + placedReason(job, *d.Host) + passedOver(cands)
 	return d
 }
 
@@ -264,7 +270,7 @@ func noHostReason(job Job, cands []Candidate) string {
 	}
 	full := 0
 	for _, c := range cands {
-		if strings.HasPrefix(c.Reason, "at capacity") && c.Host.Runnable {
+		if strings.HasPrefix(c.Reason, "at capacity") && c.Host.Runnable && !typeMismatch(c.Reason) {
 			full++
 		}
 	}
@@ -277,6 +283,17 @@ func noHostReason(job Job, cands []Candidate) string {
 		}
 	}
 	return "no eligible host: " + cands[0].Reason
+}
+
+// passedOver names the first usable host that was skipped for capacity,
+// health, cost or failures, so a spill says why it spilled.
+func passedOver(cands []Candidate) string {
+	for _, c := range cands {
+		if !c.Eligible && c.Host.Runnable && c.Host.Active && !typeMismatch(c.Reason) && c.Reason != "not the requested host" {
+			return fmt.Sprintf("; passed over %s (%s)", c.Host.Name, c.Reason)
+		}
+	}
+	return ""
 }
 
 func typeMismatch(reason string) bool {

@@ -105,6 +105,8 @@ const (
 	FieldLeaseOwner = "lease_owner"
 	// FieldLeaseExpiresAt holds the string denoting the lease_expires_at field in the database.
 	FieldLeaseExpiresAt = "lease_expires_at"
+	// FieldMaxCost holds the string denoting the max_cost field in the database.
+	FieldMaxCost = "max_cost"
 	// EdgeTemplate holds the string denoting the template edge name in mutations.
 	EdgeTemplate = "template"
 	// EdgeDockerHost holds the string denoting the docker_host edge name in mutations.
@@ -181,6 +183,7 @@ var Columns = []string{
 	FieldOomKilled,
 	FieldLeaseOwner,
 	FieldLeaseExpiresAt,
+	FieldMaxCost,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -520,6 +523,11 @@ func ByLeaseOwner(opts ...sql.OrderTermOption) OrderOption {
 // ByLeaseExpiresAt orders the results by the lease_expires_at field.
 func ByLeaseExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLeaseExpiresAt, opts...).ToFunc()
+}
+
+// ByMaxCost orders the results by the max_cost field.
+func ByMaxCost(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMaxCost, opts...).ToFunc()
 }
 
 // ByTemplateField orders the results by template field.

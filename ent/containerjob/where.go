@@ -232,6 +232,11 @@ func LeaseExpiresAt(v time.Time) predicate.ContainerJob {
 	return predicate.ContainerJob(sql.FieldEQ(FieldLeaseExpiresAt, v))
 }
 
+// MaxCost applies equality check predicate on the "max_cost" field. It's identical to MaxCostEQ.
+func MaxCost(v schematype.Decimal) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldEQ(FieldMaxCost, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.ContainerJob {
 	return predicate.ContainerJob(sql.FieldEQ(FieldCreatedAt, v))
@@ -2150,6 +2155,56 @@ func LeaseExpiresAtIsNil() predicate.ContainerJob {
 // LeaseExpiresAtNotNil applies the NotNil predicate on the "lease_expires_at" field.
 func LeaseExpiresAtNotNil() predicate.ContainerJob {
 	return predicate.ContainerJob(sql.FieldNotNull(FieldLeaseExpiresAt))
+}
+
+// MaxCostEQ applies the EQ predicate on the "max_cost" field.
+func MaxCostEQ(v schematype.Decimal) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldEQ(FieldMaxCost, v))
+}
+
+// MaxCostNEQ applies the NEQ predicate on the "max_cost" field.
+func MaxCostNEQ(v schematype.Decimal) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldNEQ(FieldMaxCost, v))
+}
+
+// MaxCostIn applies the In predicate on the "max_cost" field.
+func MaxCostIn(vs ...schematype.Decimal) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldIn(FieldMaxCost, vs...))
+}
+
+// MaxCostNotIn applies the NotIn predicate on the "max_cost" field.
+func MaxCostNotIn(vs ...schematype.Decimal) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldNotIn(FieldMaxCost, vs...))
+}
+
+// MaxCostGT applies the GT predicate on the "max_cost" field.
+func MaxCostGT(v schematype.Decimal) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldGT(FieldMaxCost, v))
+}
+
+// MaxCostGTE applies the GTE predicate on the "max_cost" field.
+func MaxCostGTE(v schematype.Decimal) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldGTE(FieldMaxCost, v))
+}
+
+// MaxCostLT applies the LT predicate on the "max_cost" field.
+func MaxCostLT(v schematype.Decimal) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldLT(FieldMaxCost, v))
+}
+
+// MaxCostLTE applies the LTE predicate on the "max_cost" field.
+func MaxCostLTE(v schematype.Decimal) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldLTE(FieldMaxCost, v))
+}
+
+// MaxCostIsNil applies the IsNil predicate on the "max_cost" field.
+func MaxCostIsNil() predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldIsNull(FieldMaxCost))
+}
+
+// MaxCostNotNil applies the NotNil predicate on the "max_cost" field.
+func MaxCostNotNil() predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldNotNull(FieldMaxCost))
 }
 
 // HasTemplate applies the HasEdge predicate on the "template" edge.

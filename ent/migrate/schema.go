@@ -9,6 +9,34 @@ import (
 )
 
 var (
+	// BudgetsColumns holds the columns for the "budgets" table.
+	BudgetsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "label_key", Type: field.TypeString, Size: 100, Default: ""},
+		{Name: "label_value", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "limit_usd", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric(10,4)", "sqlite3": "numeric(10,4)"}},
+		{Name: "period", Type: field.TypeEnum, Enums: []string{"day", "week", "month", "all_time"}, Default: "month"},
+		{Name: "policy", Type: field.TypeEnum, Enums: []string{"reject", "hold"}, Default: "reject"},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "template_id", Type: field.TypeUUID, Nullable: true},
+	}
+	// BudgetsTable holds the schema information for the "budgets" table.
+	BudgetsTable = &schema.Table{
+		Name:       "budgets",
+		Columns:    BudgetsColumns,
+		PrimaryKey: []*schema.Column{BudgetsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "budgets_container_templates_template",
+				Columns:    []*schema.Column{BudgetsColumns[10]},
+				RefColumns: []*schema.Column{ContainerTemplatesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// ContainerJobsColumns holds the columns for the "container_jobs" table.
 	ContainerJobsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -52,6 +80,7 @@ var (
 		{Name: "oom_killed", Type: field.TypeBool, Default: false},
 		{Name: "lease_owner", Type: field.TypeString, Size: 100, Default: ""},
 		{Name: "lease_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "max_cost", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric(10,4)", "sqlite3": "numeric(10,4)"}},
 		{Name: "template_id", Type: field.TypeUUID, Nullable: true},
 		{Name: "docker_host_id", Type: field.TypeUUID, Nullable: true},
 	}
@@ -63,13 +92,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "container_jobs_container_templates_template",
-				Columns:    []*schema.Column{ContainerJobsColumns[41]},
+				Columns:    []*schema.Column{ContainerJobsColumns[42]},
 				RefColumns: []*schema.Column{ContainerTemplatesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "container_jobs_executor_hosts_docker_host",
-				Columns:    []*schema.Column{ContainerJobsColumns[42]},
+				Columns:    []*schema.Column{ContainerJobsColumns[43]},
 				RefColumns: []*schema.Column{ExecutorHostsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -268,6 +297,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		BudgetsTable,
 		ContainerJobsTable,
 		ContainerTemplatesTable,
 		ExecutorHostsTable,
@@ -277,6 +307,7 @@ var (
 )
 
 func init() {
+	BudgetsTable.ForeignKeys[0].RefTable = ContainerTemplatesTable
 	ContainerJobsTable.ForeignKeys[0].RefTable = ContainerTemplatesTable
 	ContainerJobsTable.ForeignKeys[1].RefTable = ExecutorHostsTable
 	ContainerJobsTable.Annotation = &entsql.Annotation{}

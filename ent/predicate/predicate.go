@@ -6,6 +6,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// Budget is the predicate function for budget builders.
+type Budget func(*sql.Selector)
+
 // ContainerJob is the predicate function for containerjob builders.
 type ContainerJob func(*sql.Selector)
 

@@ -5,6 +5,7 @@ package runtime
 import (
 	"time"
 
+	"github.com/gantry/gantry/ent/budget"
 	"github.com/gantry/gantry/ent/containerjob"
 	"github.com/gantry/gantry/ent/containertemplate"
 	"github.com/gantry/gantry/ent/executorhost"
@@ -18,6 +19,63 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	budgetMixin := schema.Budget{}.Mixin()
+	budgetHooks := schema.Budget{}.Hooks()
+	budget.Hooks[0] = budgetHooks[0]
+	budgetMixinFields0 := budgetMixin[0].Fields()
+	_ = budgetMixinFields0
+	budgetMixinFields1 := budgetMixin[1].Fields()
+	_ = budgetMixinFields1
+	budgetFields := schema.Budget{}.Fields()
+	_ = budgetFields
+	// budgetDescCreatedAt is the schema descriptor for created_at field.
+	budgetDescCreatedAt := budgetMixinFields1[0].Descriptor()
+	// budget.DefaultCreatedAt holds the default value on creation for the created_at field.
+	budget.DefaultCreatedAt = budgetDescCreatedAt.Default.(func() time.Time)
+	// budgetDescUpdatedAt is the schema descriptor for updated_at field.
+	budgetDescUpdatedAt := budgetMixinFields1[1].Descriptor()
+	// budget.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	budget.DefaultUpdatedAt = budgetDescUpdatedAt.Default.(func() time.Time)
+	// budget.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	budget.UpdateDefaultUpdatedAt = budgetDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// budgetDescName is the schema descriptor for name field.
+	budgetDescName := budgetFields[0].Descriptor()
+	// budget.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	budget.NameValidator = func() func(string) error {
+		validators := budgetDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// budgetDescLabelKey is the schema descriptor for label_key field.
+	budgetDescLabelKey := budgetFields[2].Descriptor()
+	// budget.DefaultLabelKey holds the default value on creation for the label_key field.
+	budget.DefaultLabelKey = budgetDescLabelKey.Default.(string)
+	// budget.LabelKeyValidator is a validator for the "label_key" field. It is called by the builders before save.
+	budget.LabelKeyValidator = budgetDescLabelKey.Validators[0].(func(string) error)
+	// budgetDescLabelValue is the schema descriptor for label_value field.
+	budgetDescLabelValue := budgetFields[3].Descriptor()
+	// budget.DefaultLabelValue holds the default value on creation for the label_value field.
+	budget.DefaultLabelValue = budgetDescLabelValue.Default.(string)
+	// budget.LabelValueValidator is a validator for the "label_value" field. It is called by the builders before save.
+	budget.LabelValueValidator = budgetDescLabelValue.Validators[0].(func(string) error)
+	// budgetDescEnabled is the schema descriptor for enabled field.
+	budgetDescEnabled := budgetFields[7].Descriptor()
+	// budget.DefaultEnabled holds the default value on creation for the enabled field.
+	budget.DefaultEnabled = budgetDescEnabled.Default.(bool)
+	// budgetDescID is the schema descriptor for id field.
+	budgetDescID := budgetMixinFields0[0].Descriptor()
+	// budget.DefaultID holds the default value on creation for the id field.
+	budget.DefaultID = budgetDescID.Default.(func() uuid.UUID)
 	containerjobMixin := schema.ContainerJob{}.Mixin()
 	containerjobHooks := schema.ContainerJob{}.Hooks()
 	containerjob.Hooks[0] = containerjobHooks[0]

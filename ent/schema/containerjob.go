@@ -114,6 +114,7 @@ func gantryJobFields() []ent.Field {
 			Comment("Dispatcher replica currently watching this job"),
 		field.Time("lease_expires_at").Optional().Nillable().
 			Comment("When the watching replica's lease ends unless renewed"),
+		decimalField("max_cost", "Most this job may cost in USD: hosts whose estimate is higher are not used"),
 	}
 }
 

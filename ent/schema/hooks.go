@@ -164,3 +164,31 @@ func ruleValidationHook(next gen.Mutator) gen.Mutator {
 func (RoutingRule) Hooks() []gen.Hook {
 	return []gen.Hook{ruleValidationHook}
 }
+
+// budgetValidationHook requires a positive limit and exactly one scope: a
+// template, or a label key with its value.
+func budgetValidationHook(next gen.Mutator) gen.Mutator {
+	return hook.BudgetFunc(func(ctx context.Context, m *gen.BudgetMutation) (gen.Value, error) {
+		if v, ok := m.LimitUsd(); ok && (!v.Valid || !v.Decimal.IsPositive()) {
+			return nil, errs.Invalid("limitUsd", "a budget needs a positive limit")
+		}
+		if !m.Op().Is(gen.OpCreate) {
+			return next.Mutate(ctx, m)
+		}
+		if _, ok := m.LimitUsd(); !ok {
+			return nil, errs.Invalid("limitUsd", "a budget needs a positive limit")
+		}
+		_, byTemplate := m.TemplateID()
+		key, _ := m.LabelKey()
+		val, _ := m.LabelValue()
+		if byTemplate == (key != "") || (key != "") != (val != "") {
+			return nil, errs.Invalid("scope", "give either templateID or labelKey with labelValue")
+		}
+		return next.Mutate(ctx, m)
+	})
+}
+
+// Hooks of the Budget.
+func (Budget) Hooks() []gen.Hook {
+	return []gen.Hook{budgetValidationHook}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/gantry/gantry/ent"
+	"github.com/gantry/gantry/ent/budget"
 	"github.com/gantry/gantry/ent/containerjob"
 	"github.com/gantry/gantry/ent/executorhost"
 	"github.com/gantry/gantry/ent/schematype"
@@ -36,6 +37,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Budget() BudgetResolver
 	ContainerJob() ContainerJobResolver
 	ExecutorHost() ExecutorHostResolver
 	JobEvent() JobEventResolver
@@ -48,6 +50,37 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	Budget struct {
+		CreatedAt  func(childComplexity int) int
+		Enabled    func(childComplexity int) int
+		ID         func(childComplexity int) int
+		LabelKey   func(childComplexity int) int
+		LabelValue func(childComplexity int) int
+		LimitUsd   func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Period     func(childComplexity int) int
+		Policy     func(childComplexity int) int
+		SpentUsd   func(childComplexity int) int
+		Template   func(childComplexity int) int
+		TemplateID func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+	}
+
+	BudgetConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	BudgetEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	BudgetPayload struct {
+		Budget func(childComplexity int) int
+	}
+
 	CancelJobPayload struct {
 		Job func(childComplexity int) int
 	}
@@ -86,6 +119,7 @@ type ComplexityRoot struct {
 		LaunchedAt          func(childComplexity int) int
 		LeaseExpiresAt      func(childComplexity int) int
 		LeaseOwner          func(childComplexity int) int
+		MaxCost             func(childComplexity int) int
 		MaxMemoryUsage      func(childComplexity int) int
 		MaxRetries          func(childComplexity int) int
 		MemoryLimit         func(childComplexity int) int
@@ -160,6 +194,10 @@ type ComplexityRoot struct {
 		EstimatedCost func(childComplexity int) int
 		Jobs          func(childComplexity int) int
 		Key           func(childComplexity int) int
+	}
+
+	DeleteBudgetPayload struct {
+		DeletedID func(childComplexity int) int
 	}
 
 	DeleteRoutingRulePayload struct {
@@ -241,13 +279,16 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		CancelJob               func(childComplexity int, input model.CancelJobInput) int
+		CreateBudget            func(childComplexity int, input ent.CreateBudgetInput) int
 		CreateContainerTemplate func(childComplexity int, input ent.CreateContainerTemplateInput) int
 		CreateExecutorHost      func(childComplexity int, input ent.CreateExecutorHostInput) int
 		CreateRoutingRule       func(childComplexity int, input ent.CreateRoutingRuleInput) int
+		DeleteBudget            func(childComplexity int, id uuid.UUID) int
 		DeleteRoutingRule       func(childComplexity int, id uuid.UUID) int
 		RetryJob                func(childComplexity int, input model.RetryJobInput) int
 		RouteJob                func(childComplexity int, input model.RouteJobInput) int
 		SubmitJob               func(childComplexity int, input model.SubmitJobInput) int
+		UpdateBudget            func(childComplexity int, id uuid.UUID, input ent.UpdateBudgetInput) int
 		UpdateContainerTemplate func(childComplexity int, id uuid.UUID, input ent.UpdateContainerTemplateInput) int
 		UpdateExecutorHost      func(childComplexity int, id uuid.UUID, input ent.UpdateExecutorHostInput) int
 		UpdateRoutingRule       func(childComplexity int, id uuid.UUID, input ent.UpdateRoutingRuleInput) int
@@ -261,6 +302,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Budgets            func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.BudgetOrder, where *ent.BudgetWhereInput) int
 		ContainerJobs      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerJobOrder, where *ent.ContainerJobWhereInput) int
 		ContainerTemplates func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerTemplateOrder, where *ent.ContainerTemplateWhereInput) int
 		CostSummary        func(childComplexity int, groupBy model.CostGroupBy, from *time.Time, to *time.Time) int
@@ -340,6 +382,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type BudgetResolver interface {
+	SpentUsd(ctx context.Context, obj *ent.Budget) (*schematype.Decimal, error)
+}
 type ContainerJobResolver interface {
 	QueuePosition(ctx context.Context, obj *ent.ContainerJob) (*int, error)
 	EstimatedStartAt(ctx context.Context, obj *ent.ContainerJob) (*time.Time, error)
@@ -357,6 +402,9 @@ type MutationResolver interface {
 	UpdateExecutorHost(ctx context.Context, id uuid.UUID, input ent.UpdateExecutorHostInput) (*model.ExecutorHostPayload, error)
 	CreateContainerTemplate(ctx context.Context, input ent.CreateContainerTemplateInput) (*model.ContainerTemplatePayload, error)
 	UpdateContainerTemplate(ctx context.Context, id uuid.UUID, input ent.UpdateContainerTemplateInput) (*model.ContainerTemplatePayload, error)
+	CreateBudget(ctx context.Context, input ent.CreateBudgetInput) (*model.BudgetPayload, error)
+	UpdateBudget(ctx context.Context, id uuid.UUID, input ent.UpdateBudgetInput) (*model.BudgetPayload, error)
+	DeleteBudget(ctx context.Context, id uuid.UUID) (*model.DeleteBudgetPayload, error)
 	SubmitJob(ctx context.Context, input model.SubmitJobInput) (*model.SubmitJobPayload, error)
 	RouteJob(ctx context.Context, input model.RouteJobInput) (*model.RouteJobPayload, error)
 	CancelJob(ctx context.Context, input model.CancelJobInput) (*model.CancelJobPayload, error)
@@ -368,6 +416,7 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error)
+	Budgets(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.BudgetOrder, where *ent.BudgetWhereInput) (*ent.BudgetConnection, error)
 	ContainerJobs(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerJobOrder, where *ent.ContainerJobWhereInput) (*ent.ContainerJobConnection, error)
 	ContainerTemplates(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerTemplateOrder, where *ent.ContainerTemplateWhereInput) (*ent.ContainerTemplateConnection, error)
 	ExecutorHosts(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ExecutorHostOrder, where *ent.ExecutorHostWhereInput) (*ent.ExecutorHostConnection, error)
@@ -399,6 +448,124 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "Budget.createdAt":
+		if e.ComplexityRoot.Budget.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.CreatedAt(childComplexity), true
+	case "Budget.enabled":
+		if e.ComplexityRoot.Budget.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.Enabled(childComplexity), true
+	case "Budget.id":
+		if e.ComplexityRoot.Budget.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.ID(childComplexity), true
+	case "Budget.labelKey":
+		if e.ComplexityRoot.Budget.LabelKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.LabelKey(childComplexity), true
+	case "Budget.labelValue":
+		if e.ComplexityRoot.Budget.LabelValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.LabelValue(childComplexity), true
+	case "Budget.limitUsd":
+		if e.ComplexityRoot.Budget.LimitUsd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.LimitUsd(childComplexity), true
+	case "Budget.name":
+		if e.ComplexityRoot.Budget.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.Name(childComplexity), true
+	case "Budget.period":
+		if e.ComplexityRoot.Budget.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.Period(childComplexity), true
+	case "Budget.policy":
+		if e.ComplexityRoot.Budget.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.Policy(childComplexity), true
+	case "Budget.spentUsd":
+		if e.ComplexityRoot.Budget.SpentUsd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.SpentUsd(childComplexity), true
+	case "Budget.template":
+		if e.ComplexityRoot.Budget.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.Template(childComplexity), true
+	case "Budget.templateID":
+		if e.ComplexityRoot.Budget.TemplateID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.TemplateID(childComplexity), true
+	case "Budget.updatedAt":
+		if e.ComplexityRoot.Budget.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Budget.UpdatedAt(childComplexity), true
+
+	case "BudgetConnection.edges":
+		if e.ComplexityRoot.BudgetConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetConnection.Edges(childComplexity), true
+	case "BudgetConnection.pageInfo":
+		if e.ComplexityRoot.BudgetConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetConnection.PageInfo(childComplexity), true
+	case "BudgetConnection.totalCount":
+		if e.ComplexityRoot.BudgetConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetConnection.TotalCount(childComplexity), true
+
+	case "BudgetEdge.cursor":
+		if e.ComplexityRoot.BudgetEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetEdge.Cursor(childComplexity), true
+	case "BudgetEdge.node":
+		if e.ComplexityRoot.BudgetEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetEdge.Node(childComplexity), true
+
+	case "BudgetPayload.budget":
+		if e.ComplexityRoot.BudgetPayload.Budget == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BudgetPayload.Budget(childComplexity), true
 
 	case "CancelJobPayload.job":
 		if e.ComplexityRoot.CancelJobPayload.Job == nil {
@@ -593,6 +760,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ContainerJob.LeaseOwner(childComplexity), true
+	case "ContainerJob.maxCost":
+		if e.ComplexityRoot.ContainerJob.MaxCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContainerJob.MaxCost(childComplexity), true
 	case "ContainerJob.maxMemoryUsage":
 		if e.ComplexityRoot.ContainerJob.MaxMemoryUsage == nil {
 			break
@@ -924,6 +1097,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CostGroup.Key(childComplexity), true
 
+	case "DeleteBudgetPayload.deletedID":
+		if e.ComplexityRoot.DeleteBudgetPayload.DeletedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteBudgetPayload.DeletedID(childComplexity), true
+
 	case "DeleteRoutingRulePayload.deletedID":
 		if e.ComplexityRoot.DeleteRoutingRulePayload.DeletedID == nil {
 			break
@@ -1249,6 +1429,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelJob(childComplexity, args["input"].(model.CancelJobInput)), true
+	case "Mutation.createBudget":
+		if e.ComplexityRoot.Mutation.CreateBudget == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createBudget_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateBudget(childComplexity, args["input"].(ent.CreateBudgetInput)), true
 	case "Mutation.createContainerTemplate":
 		if e.ComplexityRoot.Mutation.CreateContainerTemplate == nil {
 			break
@@ -1282,6 +1473,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateRoutingRule(childComplexity, args["input"].(ent.CreateRoutingRuleInput)), true
+	case "Mutation.deleteBudget":
+		if e.ComplexityRoot.Mutation.DeleteBudget == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteBudget_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteBudget(childComplexity, args["id"].(uuid.UUID)), true
 	case "Mutation.deleteRoutingRule":
 		if e.ComplexityRoot.Mutation.DeleteRoutingRule == nil {
 			break
@@ -1326,6 +1528,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SubmitJob(childComplexity, args["input"].(model.SubmitJobInput)), true
+	case "Mutation.updateBudget":
+		if e.ComplexityRoot.Mutation.UpdateBudget == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateBudget_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateBudget(childComplexity, args["id"].(uuid.UUID), args["input"].(ent.UpdateBudgetInput)), true
 	case "Mutation.updateContainerTemplate":
 		if e.ComplexityRoot.Mutation.UpdateContainerTemplate == nil {
 			break
@@ -1385,6 +1598,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.budgets":
+		if e.ComplexityRoot.Query.Budgets == nil {
+			break
+		}
+
+		args, err := ec.field_Query_budgets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Budgets(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.BudgetOrder), args["where"].(*ent.BudgetWhereInput)), true
 	case "Query.containerJobs":
 		if e.ComplexityRoot.Query.ContainerJobs == nil {
 			break
@@ -1718,11 +1942,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("BudgetOrder", ec.unmarshalInputBudgetOrder),
+			graphql.NewInputUnmarshaler("BudgetWhereInput", ec.unmarshalInputBudgetWhereInput),
 			graphql.NewInputUnmarshaler("CancelJobInput", ec.unmarshalInputCancelJobInput),
 			graphql.NewInputUnmarshaler("ContainerJobOrder", ec.unmarshalInputContainerJobOrder),
 			graphql.NewInputUnmarshaler("ContainerJobWhereInput", ec.unmarshalInputContainerJobWhereInput),
 			graphql.NewInputUnmarshaler("ContainerTemplateOrder", ec.unmarshalInputContainerTemplateOrder),
 			graphql.NewInputUnmarshaler("ContainerTemplateWhereInput", ec.unmarshalInputContainerTemplateWhereInput),
+			graphql.NewInputUnmarshaler("CreateBudgetInput", ec.unmarshalInputCreateBudgetInput),
 			graphql.NewInputUnmarshaler("CreateContainerTemplateInput", ec.unmarshalInputCreateContainerTemplateInput),
 			graphql.NewInputUnmarshaler("CreateExecutorHostInput", ec.unmarshalInputCreateExecutorHostInput),
 			graphql.NewInputUnmarshaler("CreateRoutingRuleInput", ec.unmarshalInputCreateRoutingRuleInput),
@@ -1735,6 +1962,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RoutingRuleOrder", ec.unmarshalInputRoutingRuleOrder),
 			graphql.NewInputUnmarshaler("RoutingRuleWhereInput", ec.unmarshalInputRoutingRuleWhereInput),
 			graphql.NewInputUnmarshaler("SubmitJobInput", ec.unmarshalInputSubmitJobInput),
+			graphql.NewInputUnmarshaler("UpdateBudgetInput", ec.unmarshalInputUpdateBudgetInput),
 			graphql.NewInputUnmarshaler("UpdateContainerTemplateInput", ec.unmarshalInputUpdateContainerTemplateInput),
 			graphql.NewInputUnmarshaler("UpdateExecutorHostInput", ec.unmarshalInputUpdateExecutorHostInput),
 			graphql.NewInputUnmarshaler("UpdateRoutingRuleInput", ec.unmarshalInputUpdateRoutingRuleInput),
@@ -1831,6 +2059,26 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../budgets.graphqls", Input: `type BudgetPayload {
+  budget: Budget!
+}
+
+type DeleteBudgetPayload {
+  deletedID: ID!
+}
+
+extend type Budget {
+  """What the budget's jobs cost in the current period (actual cost, else the estimate)."""
+  spentUsd: Decimal!
+}
+
+extend type Mutation {
+  """Add a spending limit for a template's jobs or for jobs with a label."""
+  createBudget(input: CreateBudgetInput!): BudgetPayload!
+  updateBudget(id: ID!, input: UpdateBudgetInput!): BudgetPayload!
+  deleteBudget(id: ID!): DeleteBudgetPayload!
+}
+`, BuiltIn: false},
 	{Name: "../cost.graphqls", Input: `enum CostGroupBy {
   EXECUTOR_TYPE
   HOST
@@ -1880,6 +2128,8 @@ input SubmitJobInput {
   """Submitting the same key again returns the same job, never a second one."""
   idempotencyKey: String
   labels: StringMap
+  """Most this job may cost in USD: hosts whose estimate is higher are not used."""
+  maxCost: Decimal
 }
 
 type SubmitJobPayload {
@@ -2044,6 +2294,241 @@ extend type Subscription {
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
+type Budget implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  Unique name of this budget; errors name it
+  """
+  name: String!
+  """
+  The budget covers jobs of this template
+  """
+  templateID: ID
+  """
+  Or jobs whose label label_key equals label_value
+  """
+  labelKey: String!
+  labelValue: String!
+  """
+  Spending limit in USD for each period
+  """
+  limitUsd: Decimal
+  """
+  Calendar period the limit applies to (UTC)
+  """
+  period: BudgetPeriod!
+  """
+  reject: a submit that would exceed the limit fails; hold: it is queued but not launched until the period rolls over or the limit is raised
+  """
+  policy: BudgetPolicy!
+  enabled: Boolean!
+  template: ContainerTemplate
+}
+"""
+A connection to a list of items.
+"""
+type BudgetConnection {
+  """
+  A list of edges.
+  """
+  edges: [BudgetEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type BudgetEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Budget
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for Budget connections
+"""
+input BudgetOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Budgets.
+  """
+  field: BudgetOrderField!
+}
+"""
+Properties by which Budget connections can be ordered.
+"""
+enum BudgetOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+}
+"""
+BudgetPeriod is enum for the field period
+"""
+enum BudgetPeriod @goModel(model: "github.com/gantry/gantry/ent/budget.Period") {
+  day
+  week
+  month
+  all_time
+}
+"""
+BudgetPolicy is enum for the field policy
+"""
+enum BudgetPolicy @goModel(model: "github.com/gantry/gantry/ent/budget.Policy") {
+  reject
+  hold
+}
+"""
+BudgetWhereInput is used for filtering Budget objects.
+Input was generated by ent.
+"""
+input BudgetWhereInput {
+  not: BudgetWhereInput
+  and: [BudgetWhereInput!]
+  or: [BudgetWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  template_id field predicates
+  """
+  templateID: ID
+  templateIDNEQ: ID
+  templateIDIn: [ID!]
+  templateIDNotIn: [ID!]
+  templateIDIsNil: Boolean
+  templateIDNotNil: Boolean
+  """
+  label_key field predicates
+  """
+  labelKey: String
+  labelKeyNEQ: String
+  labelKeyIn: [String!]
+  labelKeyNotIn: [String!]
+  labelKeyGT: String
+  labelKeyGTE: String
+  labelKeyLT: String
+  labelKeyLTE: String
+  labelKeyContains: String
+  labelKeyHasPrefix: String
+  labelKeyHasSuffix: String
+  labelKeyEqualFold: String
+  labelKeyContainsFold: String
+  """
+  label_value field predicates
+  """
+  labelValue: String
+  labelValueNEQ: String
+  labelValueIn: [String!]
+  labelValueNotIn: [String!]
+  labelValueGT: String
+  labelValueGTE: String
+  labelValueLT: String
+  labelValueLTE: String
+  labelValueContains: String
+  labelValueHasPrefix: String
+  labelValueHasSuffix: String
+  labelValueEqualFold: String
+  labelValueContainsFold: String
+  """
+  limit_usd field predicates
+  """
+  limitUsd: Decimal
+  limitUsdNEQ: Decimal
+  limitUsdIn: [Decimal!]
+  limitUsdNotIn: [Decimal!]
+  limitUsdGT: Decimal
+  limitUsdGTE: Decimal
+  limitUsdLT: Decimal
+  limitUsdLTE: Decimal
+  limitUsdIsNil: Boolean
+  limitUsdNotNil: Boolean
+  """
+  period field predicates
+  """
+  period: BudgetPeriod
+  periodNEQ: BudgetPeriod
+  periodIn: [BudgetPeriod!]
+  periodNotIn: [BudgetPeriod!]
+  """
+  policy field predicates
+  """
+  policy: BudgetPolicy
+  policyNEQ: BudgetPolicy
+  policyIn: [BudgetPolicy!]
+  policyNotIn: [BudgetPolicy!]
+  """
+  enabled field predicates
+  """
+  enabled: Boolean
+  enabledNEQ: Boolean
+  """
+  template edge predicates
+  """
+  hasTemplate: Boolean
+  hasTemplateWith: [ContainerTemplateWhereInput!]
+}
 type ContainerJob implements Node {
   id: ID!
   createdAt: Time!
@@ -2208,6 +2693,10 @@ type ContainerJob implements Node {
   When the watching replica's lease ends unless renewed
   """
   leaseExpiresAt: Time
+  """
+  Most this job may cost in USD: hosts whose estimate is higher are not used
+  """
+  maxCost: Decimal
   template: ContainerTemplate
   dockerHost: ExecutorHost
   events(
@@ -2811,6 +3300,19 @@ input ContainerJobWhereInput {
   leaseExpiresAtIsNil: Boolean
   leaseExpiresAtNotNil: Boolean
   """
+  max_cost field predicates
+  """
+  maxCost: Decimal
+  maxCostNEQ: Decimal
+  maxCostIn: [Decimal!]
+  maxCostNotIn: [Decimal!]
+  maxCostGT: Decimal
+  maxCostGTE: Decimal
+  maxCostLT: Decimal
+  maxCostLTE: Decimal
+  maxCostIsNil: Boolean
+  maxCostNotNil: Boolean
+  """
   template edge predicates
   """
   hasTemplate: Boolean
@@ -3130,6 +3632,35 @@ input ContainerTemplateWhereInput {
   """
   hasJobs: Boolean
   hasJobsWith: [ContainerJobWhereInput!]
+}
+"""
+CreateBudgetInput is used for create Budget object.
+Input was generated by ent.
+"""
+input CreateBudgetInput {
+  """
+  Unique name of this budget; errors name it
+  """
+  name: String!
+  """
+  Or jobs whose label label_key equals label_value
+  """
+  labelKey: String
+  labelValue: String
+  """
+  Spending limit in USD for each period
+  """
+  limitUsd: Decimal
+  """
+  Calendar period the limit applies to (UTC)
+  """
+  period: BudgetPeriod
+  """
+  reject: a submit that would exceed the limit fails; hold: it is queued but not launched until the period rolls over or the limit is raised
+  """
+  policy: BudgetPolicy
+  enabled: Boolean
+  templateID: ID
 }
 """
 CreateContainerTemplateInput is used for create ContainerTemplate object.
@@ -3951,6 +4482,37 @@ type Query {
     """
     ids: [ID!]!
   ): [Node]!
+  budgets(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for Budgets returned from the connection.
+    """
+    orderBy: BudgetOrder
+
+    """
+    Filtering options for Budgets returned from the connection.
+    """
+    where: BudgetWhereInput
+  ): BudgetConnection!
   containerJobs(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4307,6 +4869,37 @@ The builtin Time type
 """
 scalar Time
 """
+UpdateBudgetInput is used for update Budget object.
+Input was generated by ent.
+"""
+input UpdateBudgetInput {
+  """
+  Unique name of this budget; errors name it
+  """
+  name: String
+  """
+  Or jobs whose label label_key equals label_value
+  """
+  labelKey: String
+  labelValue: String
+  """
+  Spending limit in USD for each period
+  """
+  limitUsd: Decimal
+  clearLimitUsd: Boolean
+  """
+  Calendar period the limit applies to (UTC)
+  """
+  period: BudgetPeriod
+  """
+  reject: a submit that would exceed the limit fails; hold: it is queued but not launched until the period rolls over or the limit is raised
+  """
+  policy: BudgetPolicy
+  enabled: Boolean
+  templateID: ID
+  clearTemplate: Boolean
+}
+"""
 UpdateContainerTemplateInput is used for update ContainerTemplate object.
 Input was generated by ent.
 """
@@ -4470,6 +5063,68 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_Budget(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Budget_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Budget_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Budget_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_Budget_name(ctx, field)
+	case "templateID":
+		return ec.fieldContext_Budget_templateID(ctx, field)
+	case "labelKey":
+		return ec.fieldContext_Budget_labelKey(ctx, field)
+	case "labelValue":
+		return ec.fieldContext_Budget_labelValue(ctx, field)
+	case "limitUsd":
+		return ec.fieldContext_Budget_limitUsd(ctx, field)
+	case "period":
+		return ec.fieldContext_Budget_period(ctx, field)
+	case "policy":
+		return ec.fieldContext_Budget_policy(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Budget_enabled(ctx, field)
+	case "template":
+		return ec.fieldContext_Budget_template(ctx, field)
+	case "spentUsd":
+		return ec.fieldContext_Budget_spentUsd(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Budget", field.Name)
+}
+
+func (ec *executionContext) childFields_BudgetConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_BudgetConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_BudgetConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_BudgetConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BudgetConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_BudgetEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_BudgetEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_BudgetEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BudgetEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_BudgetPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "budget":
+		return ec.fieldContext_BudgetPayload_budget(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BudgetPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CancelJobPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "job":
@@ -4580,6 +5235,8 @@ func (ec *executionContext) childFields_ContainerJob(ctx context.Context, field 
 		return ec.fieldContext_ContainerJob_leaseOwner(ctx, field)
 	case "leaseExpiresAt":
 		return ec.fieldContext_ContainerJob_leaseExpiresAt(ctx, field)
+	case "maxCost":
+		return ec.fieldContext_ContainerJob_maxCost(ctx, field)
 	case "template":
 		return ec.fieldContext_ContainerJob_template(ctx, field)
 	case "dockerHost":
@@ -4696,6 +5353,14 @@ func (ec *executionContext) childFields_CostGroup(ctx context.Context, field gra
 		return ec.fieldContext_CostGroup_actualCost(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CostGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteBudgetPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedID":
+		return ec.fieldContext_DeleteBudgetPayload_deletedID(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteBudgetPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_DeleteRoutingRulePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5272,6 +5937,20 @@ func (ec *executionContext) field_Mutation_cancelJob_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createBudget_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ent.CreateBudgetInput, error) {
+			return ec.unmarshalNCreateBudgetInput2githubᚗcomᚋgantryᚋgantryᚋentᚐCreateBudgetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createContainerTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5311,6 +5990,20 @@ func (ec *executionContext) field_Mutation_createRoutingRule_args(ctx context.Co
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteBudget_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -5367,6 +6060,28 @@ func (ec *executionContext) field_Mutation_submitJob_args(ctx context.Context, r
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateBudget_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ent.UpdateBudgetInput, error) {
+			return ec.unmarshalNUpdateBudgetInput2githubᚗcomᚋgantryᚋgantryᚋentᚐUpdateBudgetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -5447,6 +6162,60 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_budgets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.BudgetOrder, error) {
+			return ec.unmarshalOBudgetOrder2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.BudgetWhereInput, error) {
+			return ec.unmarshalOBudgetWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
 	return args, nil
 }
 
@@ -5915,6 +6684,488 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _Budget_id(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Budget_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Budget_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Budget_name(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "String")
+}
+
+func (ec *executionContext) _Budget_templateID(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_templateID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TemplateID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uuid.UUID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_templateID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Budget_labelKey(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_labelKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LabelKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_labelKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "String")
+}
+
+func (ec *executionContext) _Budget_labelValue(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_labelValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LabelValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_labelValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "String")
+}
+
+func (ec *executionContext) _Budget_limitUsd(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_limitUsd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LimitUsd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2githubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_limitUsd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _Budget_period(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v budget.Period) graphql.Marshaler {
+			return ec.marshalNBudgetPeriod2githubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "BudgetPeriod")
+}
+
+func (ec *executionContext) _Budget_policy(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v budget.Policy) graphql.Marshaler {
+			return ec.marshalNBudgetPolicy2githubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "BudgetPolicy")
+}
+
+func (ec *executionContext) _Budget_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Budget_template(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Template(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ContainerTemplate) graphql.Marshaler {
+			return ec.marshalOContainerTemplate2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐContainerTemplate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Budget",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContainerTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Budget_spentUsd(ctx context.Context, field graphql.CollectedField, obj *ent.Budget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Budget_spentUsd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Budget().SpentUsd(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *schematype.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Budget_spentUsd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Budget", field, true, true, "Decimal")
+}
+
+func (ec *executionContext) _BudgetConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.BudgetConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.BudgetEdge) graphql.Marshaler {
+			return ec.marshalOBudgetEdge2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BudgetConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BudgetEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BudgetConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.BudgetConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BudgetConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BudgetConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.BudgetConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BudgetEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.BudgetEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Budget) graphql.Marshaler {
+			return ec.marshalOBudget2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudget(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BudgetEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Budget(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BudgetEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.BudgetEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BudgetEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _BudgetPayload_budget(ctx context.Context, field graphql.CollectedField, obj *model.BudgetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BudgetPayload_budget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Budget, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Budget) graphql.Marshaler {
+			return ec.marshalNBudget2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudget(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BudgetPayload_budget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BudgetPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Budget(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _CancelJobPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.CancelJobPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -7029,6 +8280,29 @@ func (ec *executionContext) fieldContext_ContainerJob_leaseExpiresAt(_ context.C
 	return graphql.NewScalarFieldContext("ContainerJob", field, false, false, "Time")
 }
 
+func (ec *executionContext) _ContainerJob_maxCost(ctx context.Context, field graphql.CollectedField, obj *ent.ContainerJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContainerJob_maxCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2githubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContainerJob_maxCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContainerJob", field, false, false, "Decimal")
+}
+
 func (ec *executionContext) _ContainerJob_template(ctx context.Context, field graphql.CollectedField, obj *ent.ContainerJob) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7978,6 +9252,29 @@ func (ec *executionContext) _CostGroup_actualCost(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_CostGroup_actualCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CostGroup", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _DeleteBudgetPayload_deletedID(ctx context.Context, field graphql.CollectedField, obj *model.DeleteBudgetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteBudgetPayload_deletedID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteBudgetPayload_deletedID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteBudgetPayload", field, false, false, "ID")
 }
 
 func (ec *executionContext) _DeleteRoutingRulePayload_deletedID(ctx context.Context, field graphql.CollectedField, obj *model.DeleteRoutingRulePayload) (ret graphql.Marshaler) {
@@ -9417,6 +10714,138 @@ func (ec *executionContext) fieldContext_Mutation_updateContainerTemplate(ctx co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createBudget(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createBudget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateBudget(ctx, fc.Args["input"].(ent.CreateBudgetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BudgetPayload) graphql.Marshaler {
+			return ec.marshalNBudgetPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐBudgetPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createBudget(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BudgetPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createBudget_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateBudget(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateBudget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateBudget(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(ent.UpdateBudgetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BudgetPayload) graphql.Marshaler {
+			return ec.marshalNBudgetPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐBudgetPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateBudget(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BudgetPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateBudget_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteBudget(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteBudget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteBudget(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteBudgetPayload) graphql.Marshaler {
+			return ec.marshalNDeleteBudgetPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐDeleteBudgetPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteBudget(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteBudgetPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteBudget_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_submitJob(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9899,6 +11328,50 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_budgets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_budgets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Budgets(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.BudgetOrder), fc.Args["where"].(*ent.BudgetWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BudgetConnection) graphql.Marshaler {
+			return ec.marshalNBudgetConnection2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_budgets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BudgetConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_budgets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12292,6 +13765,752 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputBudgetOrder(ctx context.Context, obj any) (ent.BudgetOrder, error) {
+	var it ent.BudgetOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNBudgetOrderField2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBudgetOrder unmarshals raw into the BudgetOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBudgetOrder(ctx context.Context, raw any) (ent.BudgetOrder, error) {
+	var out ent.BudgetOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BudgetOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBudgetWhereInput(ctx context.Context, obj any) (ent.BudgetWhereInput, error) {
+	var it ent.BudgetWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "templateID", "templateIDNEQ", "templateIDIn", "templateIDNotIn", "templateIDIsNil", "templateIDNotNil", "labelKey", "labelKeyNEQ", "labelKeyIn", "labelKeyNotIn", "labelKeyGT", "labelKeyGTE", "labelKeyLT", "labelKeyLTE", "labelKeyContains", "labelKeyHasPrefix", "labelKeyHasSuffix", "labelKeyEqualFold", "labelKeyContainsFold", "labelValue", "labelValueNEQ", "labelValueIn", "labelValueNotIn", "labelValueGT", "labelValueGTE", "labelValueLT", "labelValueLTE", "labelValueContains", "labelValueHasPrefix", "labelValueHasSuffix", "labelValueEqualFold", "labelValueContainsFold", "limitUsd", "limitUsdNEQ", "limitUsdIn", "limitUsdNotIn", "limitUsdGT", "limitUsdGTE", "limitUsdLT", "limitUsdLTE", "limitUsdIsNil", "limitUsdNotNil", "period", "periodNEQ", "periodIn", "periodNotIn", "policy", "policyNEQ", "policyIn", "policyNotIn", "enabled", "enabledNEQ", "hasTemplate", "hasTemplateWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOBudgetWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOBudgetWhereInput2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOBudgetWhereInput2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "templateID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "templateIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDNEQ = data
+		case "templateIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDIn = data
+		case "templateIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDNotIn = data
+		case "templateIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDIsNil = data
+		case "templateIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateIDNotNil = data
+		case "labelKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKey = data
+		case "labelKeyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyNEQ = data
+		case "labelKeyIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyIn = data
+		case "labelKeyNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyNotIn = data
+		case "labelKeyGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyGT = data
+		case "labelKeyGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyGTE = data
+		case "labelKeyLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyLT = data
+		case "labelKeyLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyLTE = data
+		case "labelKeyContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyContains = data
+		case "labelKeyHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyHasPrefix = data
+		case "labelKeyHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyHasSuffix = data
+		case "labelKeyEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyEqualFold = data
+		case "labelKeyContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKeyContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKeyContainsFold = data
+		case "labelValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValue"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValue = data
+		case "labelValueNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueNEQ = data
+		case "labelValueIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueIn = data
+		case "labelValueNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueNotIn = data
+		case "labelValueGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueGT = data
+		case "labelValueGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueGTE = data
+		case "labelValueLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueLT = data
+		case "labelValueLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueLTE = data
+		case "labelValueContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueContains = data
+		case "labelValueHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueHasPrefix = data
+		case "labelValueHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueHasSuffix = data
+		case "labelValueEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueEqualFold = data
+		case "labelValueContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValueContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValueContainsFold = data
+		case "limitUsd":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsd"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsd = data
+		case "limitUsdNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsdNEQ"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsdNEQ = data
+		case "limitUsdIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsdIn"))
+			data, err := ec.unmarshalODecimal2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimalᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsdIn = data
+		case "limitUsdNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsdNotIn"))
+			data, err := ec.unmarshalODecimal2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimalᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsdNotIn = data
+		case "limitUsdGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsdGT"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsdGT = data
+		case "limitUsdGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsdGTE"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsdGTE = data
+		case "limitUsdLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsdLT"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsdLT = data
+		case "limitUsdLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsdLTE"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsdLTE = data
+		case "limitUsdIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsdIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsdIsNil = data
+		case "limitUsdNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsdNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsdNotNil = data
+		case "period":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("period"))
+			data, err := ec.unmarshalOBudgetPeriod2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Period = data
+		case "periodNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("periodNEQ"))
+			data, err := ec.unmarshalOBudgetPeriod2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PeriodNEQ = data
+		case "periodIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("periodIn"))
+			data, err := ec.unmarshalOBudgetPeriod2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriodᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PeriodIn = data
+		case "periodNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("periodNotIn"))
+			data, err := ec.unmarshalOBudgetPeriod2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriodᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PeriodNotIn = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOBudgetPolicy2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "policyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyNEQ"))
+			data, err := ec.unmarshalOBudgetPolicy2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyNEQ = data
+		case "policyIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyIn"))
+			data, err := ec.unmarshalOBudgetPolicy2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicyᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyIn = data
+		case "policyNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyNotIn"))
+			data, err := ec.unmarshalOBudgetPolicy2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicyᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyNotIn = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "enabledNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabledNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnabledNEQ = data
+		case "hasTemplate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTemplate"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTemplate = data
+		case "hasTemplateWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTemplateWith"))
+			data, err := ec.unmarshalOContainerTemplateWhereInput2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐContainerTemplateWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasTemplateWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBudgetWhereInput unmarshals raw into the BudgetWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBudgetWhereInput(ctx context.Context, raw any) (ent.BudgetWhereInput, error) {
+	var out ent.BudgetWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BudgetWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCancelJobInput(ctx context.Context, obj any) (model.CancelJobInput, error) {
 	var it model.CancelJobInput
 	if obj == nil {
@@ -12405,7 +14624,7 @@ func (ec *executionContext) unmarshalInputContainerJobWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "templateID", "templateIDNEQ", "templateIDIn", "templateIDNotIn", "templateIDIsNil", "templateIDNotNil", "dockerHostID", "dockerHostIDNEQ", "dockerHostIDIn", "dockerHostIDNotIn", "dockerHostIDIsNil", "dockerHostIDNotNil", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "containerID", "containerIDNEQ", "containerIDIn", "containerIDNotIn", "containerIDGT", "containerIDGTE", "containerIDLT", "containerIDLTE", "containerIDContains", "containerIDHasPrefix", "containerIDHasSuffix", "containerIDEqualFold", "containerIDContainsFold", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "stdoutLog", "stdoutLogNEQ", "stdoutLogIn", "stdoutLogNotIn", "stdoutLogGT", "stdoutLogGTE", "stdoutLogLT", "stdoutLogLTE", "stdoutLogContains", "stdoutLogHasPrefix", "stdoutLogHasSuffix", "stdoutLogEqualFold", "stdoutLogContainsFold", "stderrLog", "stderrLogNEQ", "stderrLogIn", "stderrLogNotIn", "stderrLogGT", "stderrLogGTE", "stderrLogLT", "stderrLogLTE", "stderrLogContains", "stderrLogHasPrefix", "stderrLogHasSuffix", "stderrLogEqualFold", "stderrLogContainsFold", "maxMemoryUsage", "maxMemoryUsageNEQ", "maxMemoryUsageIn", "maxMemoryUsageNotIn", "maxMemoryUsageGT", "maxMemoryUsageGTE", "maxMemoryUsageLT", "maxMemoryUsageLTE", "maxMemoryUsageIsNil", "maxMemoryUsageNotNil", "cpuUsagePercent", "cpuUsagePercentNEQ", "cpuUsagePercentIn", "cpuUsagePercentNotIn", "cpuUsagePercentGT", "cpuUsagePercentGTE", "cpuUsagePercentLT", "cpuUsagePercentLTE", "cpuUsagePercentIsNil", "cpuUsagePercentNotNil", "image", "imageNEQ", "imageIn", "imageNotIn", "imageGT", "imageGTE", "imageLT", "imageLTE", "imageContains", "imageHasPrefix", "imageHasSuffix", "imageEqualFold", "imageContainsFold", "workingDirectory", "workingDirectoryNEQ", "workingDirectoryIn", "workingDirectoryNotIn", "workingDirectoryGT", "workingDirectoryGTE", "workingDirectoryLT", "workingDirectoryLTE", "workingDirectoryContains", "workingDirectoryHasPrefix", "workingDirectoryHasSuffix", "workingDirectoryEqualFold", "workingDirectoryContainsFold", "memoryLimit", "memoryLimitNEQ", "memoryLimitIn", "memoryLimitNotIn", "memoryLimitGT", "memoryLimitGTE", "memoryLimitLT", "memoryLimitLTE", "memoryLimitIsNil", "memoryLimitNotNil", "cpuLimit", "cpuLimitNEQ", "cpuLimitIn", "cpuLimitNotIn", "cpuLimitGT", "cpuLimitGTE", "cpuLimitLT", "cpuLimitLTE", "cpuLimitIsNil", "cpuLimitNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "executorType", "executorTypeNEQ", "executorTypeIn", "executorTypeNotIn", "externalExecutionID", "externalExecutionIDNEQ", "externalExecutionIDIn", "externalExecutionIDNotIn", "externalExecutionIDGT", "externalExecutionIDGTE", "externalExecutionIDLT", "externalExecutionIDLTE", "externalExecutionIDContains", "externalExecutionIDHasPrefix", "externalExecutionIDHasSuffix", "externalExecutionIDEqualFold", "externalExecutionIDContainsFold", "preferredExecutor", "preferredExecutorNEQ", "preferredExecutorIn", "preferredExecutorNotIn", "preferredExecutorGT", "preferredExecutorGTE", "preferredExecutorLT", "preferredExecutorLTE", "preferredExecutorContains", "preferredExecutorHasPrefix", "preferredExecutorHasSuffix", "preferredExecutorEqualFold", "preferredExecutorContainsFold", "routingReason", "routingReasonNEQ", "routingReasonIn", "routingReasonNotIn", "routingReasonGT", "routingReasonGTE", "routingReasonLT", "routingReasonLTE", "routingReasonContains", "routingReasonHasPrefix", "routingReasonHasSuffix", "routingReasonEqualFold", "routingReasonContainsFold", "estimatedCost", "estimatedCostNEQ", "estimatedCostIn", "estimatedCostNotIn", "estimatedCostGT", "estimatedCostGTE", "estimatedCostLT", "estimatedCostLTE", "estimatedCostIsNil", "estimatedCostNotNil", "actualCost", "actualCostNEQ", "actualCostIn", "actualCostNotIn", "actualCostGT", "actualCostGTE", "actualCostLT", "actualCostLTE", "actualCostIsNil", "actualCostNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "scheduledFor", "scheduledForNEQ", "scheduledForIn", "scheduledForNotIn", "scheduledForGT", "scheduledForGTE", "scheduledForLT", "scheduledForLTE", "scheduledForIsNil", "scheduledForNotNil", "launchedAt", "launchedAtNEQ", "launchedAtIn", "launchedAtNotIn", "launchedAtGT", "launchedAtGTE", "launchedAtLT", "launchedAtLTE", "launchedAtIsNil", "launchedAtNotNil", "retryCount", "retryCountNEQ", "retryCountIn", "retryCountNotIn", "retryCountGT", "retryCountGTE", "retryCountLT", "retryCountLTE", "maxRetries", "maxRetriesNEQ", "maxRetriesIn", "maxRetriesNotIn", "maxRetriesGT", "maxRetriesGTE", "maxRetriesLT", "maxRetriesLTE", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "priorityGT", "priorityGTE", "priorityLT", "priorityLTE", "retryStrategy", "retryStrategyNEQ", "retryStrategyIn", "retryStrategyNotIn", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "lastErrorAt", "lastErrorAtNEQ", "lastErrorAtIn", "lastErrorAtNotIn", "lastErrorAtGT", "lastErrorAtGTE", "lastErrorAtLT", "lastErrorAtLTE", "lastErrorAtIsNil", "lastErrorAtNotNil", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyIsNil", "idempotencyKeyNotNil", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "oomKilled", "oomKilledNEQ", "leaseOwner", "leaseOwnerNEQ", "leaseOwnerIn", "leaseOwnerNotIn", "leaseOwnerGT", "leaseOwnerGTE", "leaseOwnerLT", "leaseOwnerLTE", "leaseOwnerContains", "leaseOwnerHasPrefix", "leaseOwnerHasSuffix", "leaseOwnerEqualFold", "leaseOwnerContainsFold", "leaseExpiresAt", "leaseExpiresAtNEQ", "leaseExpiresAtIn", "leaseExpiresAtNotIn", "leaseExpiresAtGT", "leaseExpiresAtGTE", "leaseExpiresAtLT", "leaseExpiresAtLTE", "leaseExpiresAtIsNil", "leaseExpiresAtNotNil", "hasTemplate", "hasTemplateWith", "hasDockerHost", "hasDockerHostWith", "hasEvents", "hasEventsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "templateID", "templateIDNEQ", "templateIDIn", "templateIDNotIn", "templateIDIsNil", "templateIDNotNil", "dockerHostID", "dockerHostIDNEQ", "dockerHostIDIn", "dockerHostIDNotIn", "dockerHostIDIsNil", "dockerHostIDNotNil", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "containerID", "containerIDNEQ", "containerIDIn", "containerIDNotIn", "containerIDGT", "containerIDGTE", "containerIDLT", "containerIDLTE", "containerIDContains", "containerIDHasPrefix", "containerIDHasSuffix", "containerIDEqualFold", "containerIDContainsFold", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "stdoutLog", "stdoutLogNEQ", "stdoutLogIn", "stdoutLogNotIn", "stdoutLogGT", "stdoutLogGTE", "stdoutLogLT", "stdoutLogLTE", "stdoutLogContains", "stdoutLogHasPrefix", "stdoutLogHasSuffix", "stdoutLogEqualFold", "stdoutLogContainsFold", "stderrLog", "stderrLogNEQ", "stderrLogIn", "stderrLogNotIn", "stderrLogGT", "stderrLogGTE", "stderrLogLT", "stderrLogLTE", "stderrLogContains", "stderrLogHasPrefix", "stderrLogHasSuffix", "stderrLogEqualFold", "stderrLogContainsFold", "maxMemoryUsage", "maxMemoryUsageNEQ", "maxMemoryUsageIn", "maxMemoryUsageNotIn", "maxMemoryUsageGT", "maxMemoryUsageGTE", "maxMemoryUsageLT", "maxMemoryUsageLTE", "maxMemoryUsageIsNil", "maxMemoryUsageNotNil", "cpuUsagePercent", "cpuUsagePercentNEQ", "cpuUsagePercentIn", "cpuUsagePercentNotIn", "cpuUsagePercentGT", "cpuUsagePercentGTE", "cpuUsagePercentLT", "cpuUsagePercentLTE", "cpuUsagePercentIsNil", "cpuUsagePercentNotNil", "image", "imageNEQ", "imageIn", "imageNotIn", "imageGT", "imageGTE", "imageLT", "imageLTE", "imageContains", "imageHasPrefix", "imageHasSuffix", "imageEqualFold", "imageContainsFold", "workingDirectory", "workingDirectoryNEQ", "workingDirectoryIn", "workingDirectoryNotIn", "workingDirectoryGT", "workingDirectoryGTE", "workingDirectoryLT", "workingDirectoryLTE", "workingDirectoryContains", "workingDirectoryHasPrefix", "workingDirectoryHasSuffix", "workingDirectoryEqualFold", "workingDirectoryContainsFold", "memoryLimit", "memoryLimitNEQ", "memoryLimitIn", "memoryLimitNotIn", "memoryLimitGT", "memoryLimitGTE", "memoryLimitLT", "memoryLimitLTE", "memoryLimitIsNil", "memoryLimitNotNil", "cpuLimit", "cpuLimitNEQ", "cpuLimitIn", "cpuLimitNotIn", "cpuLimitGT", "cpuLimitGTE", "cpuLimitLT", "cpuLimitLTE", "cpuLimitIsNil", "cpuLimitNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "executorType", "executorTypeNEQ", "executorTypeIn", "executorTypeNotIn", "externalExecutionID", "externalExecutionIDNEQ", "externalExecutionIDIn", "externalExecutionIDNotIn", "externalExecutionIDGT", "externalExecutionIDGTE", "externalExecutionIDLT", "externalExecutionIDLTE", "externalExecutionIDContains", "externalExecutionIDHasPrefix", "externalExecutionIDHasSuffix", "externalExecutionIDEqualFold", "externalExecutionIDContainsFold", "preferredExecutor", "preferredExecutorNEQ", "preferredExecutorIn", "preferredExecutorNotIn", "preferredExecutorGT", "preferredExecutorGTE", "preferredExecutorLT", "preferredExecutorLTE", "preferredExecutorContains", "preferredExecutorHasPrefix", "preferredExecutorHasSuffix", "preferredExecutorEqualFold", "preferredExecutorContainsFold", "routingReason", "routingReasonNEQ", "routingReasonIn", "routingReasonNotIn", "routingReasonGT", "routingReasonGTE", "routingReasonLT", "routingReasonLTE", "routingReasonContains", "routingReasonHasPrefix", "routingReasonHasSuffix", "routingReasonEqualFold", "routingReasonContainsFold", "estimatedCost", "estimatedCostNEQ", "estimatedCostIn", "estimatedCostNotIn", "estimatedCostGT", "estimatedCostGTE", "estimatedCostLT", "estimatedCostLTE", "estimatedCostIsNil", "estimatedCostNotNil", "actualCost", "actualCostNEQ", "actualCostIn", "actualCostNotIn", "actualCostGT", "actualCostGTE", "actualCostLT", "actualCostLTE", "actualCostIsNil", "actualCostNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "scheduledFor", "scheduledForNEQ", "scheduledForIn", "scheduledForNotIn", "scheduledForGT", "scheduledForGTE", "scheduledForLT", "scheduledForLTE", "scheduledForIsNil", "scheduledForNotNil", "launchedAt", "launchedAtNEQ", "launchedAtIn", "launchedAtNotIn", "launchedAtGT", "launchedAtGTE", "launchedAtLT", "launchedAtLTE", "launchedAtIsNil", "launchedAtNotNil", "retryCount", "retryCountNEQ", "retryCountIn", "retryCountNotIn", "retryCountGT", "retryCountGTE", "retryCountLT", "retryCountLTE", "maxRetries", "maxRetriesNEQ", "maxRetriesIn", "maxRetriesNotIn", "maxRetriesGT", "maxRetriesGTE", "maxRetriesLT", "maxRetriesLTE", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "priorityGT", "priorityGTE", "priorityLT", "priorityLTE", "retryStrategy", "retryStrategyNEQ", "retryStrategyIn", "retryStrategyNotIn", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "lastErrorAt", "lastErrorAtNEQ", "lastErrorAtIn", "lastErrorAtNotIn", "lastErrorAtGT", "lastErrorAtGTE", "lastErrorAtLT", "lastErrorAtLTE", "lastErrorAtIsNil", "lastErrorAtNotNil", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyIsNil", "idempotencyKeyNotNil", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "oomKilled", "oomKilledNEQ", "leaseOwner", "leaseOwnerNEQ", "leaseOwnerIn", "leaseOwnerNotIn", "leaseOwnerGT", "leaseOwnerGTE", "leaseOwnerLT", "leaseOwnerLTE", "leaseOwnerContains", "leaseOwnerHasPrefix", "leaseOwnerHasSuffix", "leaseOwnerEqualFold", "leaseOwnerContainsFold", "leaseExpiresAt", "leaseExpiresAtNEQ", "leaseExpiresAtIn", "leaseExpiresAtNotIn", "leaseExpiresAtGT", "leaseExpiresAtGTE", "leaseExpiresAtLT", "leaseExpiresAtLTE", "leaseExpiresAtIsNil", "leaseExpiresAtNotNil", "maxCost", "maxCostNEQ", "maxCostIn", "maxCostNotIn", "maxCostGT", "maxCostGTE", "maxCostLT", "maxCostLTE", "maxCostIsNil", "maxCostNotNil", "hasTemplate", "hasTemplateWith", "hasDockerHost", "hasDockerHostWith", "hasEvents", "hasEventsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15093,6 +17312,76 @@ func (ec *executionContext) unmarshalInputContainerJobWhereInput(ctx context.Con
 				return it, err
 			}
 			it.LeaseExpiresAtNotNil = data
+		case "maxCost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCost"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCost = data
+		case "maxCostNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCostNEQ"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCostNEQ = data
+		case "maxCostIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCostIn"))
+			data, err := ec.unmarshalODecimal2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimalᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCostIn = data
+		case "maxCostNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCostNotIn"))
+			data, err := ec.unmarshalODecimal2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimalᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCostNotIn = data
+		case "maxCostGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCostGT"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCostGT = data
+		case "maxCostGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCostGTE"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCostGTE = data
+		case "maxCostLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCostLT"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCostLT = data
+		case "maxCostLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCostLTE"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCostLTE = data
+		case "maxCostIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCostIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCostIsNil = data
+		case "maxCostNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCostNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCostNotNil = data
 		case "hasTemplate":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTemplate"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -16112,6 +18401,97 @@ func (ec *executionContext) unmarshalInputContainerTemplateWhereInput(ctx contex
 func UnmarshalContainerTemplateWhereInput(ctx context.Context, raw any) (ent.ContainerTemplateWhereInput, error) {
 	var out ent.ContainerTemplateWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ContainerTemplateWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateBudgetInput(ctx context.Context, obj any) (ent.CreateBudgetInput, error) {
+	var it ent.CreateBudgetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "labelKey", "labelValue", "limitUsd", "period", "policy", "enabled", "templateID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "labelKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKey = data
+		case "labelValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValue"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValue = data
+		case "limitUsd":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsd"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsd = data
+		case "period":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("period"))
+			data, err := ec.unmarshalOBudgetPeriod2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Period = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOBudgetPolicy2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "templateID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateBudgetInput unmarshals raw into the CreateBudgetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateBudgetInput(ctx context.Context, raw any) (ent.CreateBudgetInput, error) {
+	var out ent.CreateBudgetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateBudgetInput", raw, &out)
 	return out, err
 }
 
@@ -18907,7 +21287,7 @@ func (ec *executionContext) unmarshalInputSubmitJobInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"templateID", "name", "image", "command", "environment", "workingDirectory", "memoryLimit", "cpuLimit", "timeoutSeconds", "priority", "maxRetries", "retryStrategy", "scheduledFor", "preferredExecutor", "hostID", "idempotencyKey", "labels"}
+	fieldsInOrder := [...]string{"templateID", "name", "image", "command", "environment", "workingDirectory", "memoryLimit", "cpuLimit", "timeoutSeconds", "priority", "maxRetries", "retryStrategy", "scheduledFor", "preferredExecutor", "hostID", "idempotencyKey", "labels", "maxCost"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19033,6 +21413,13 @@ func (ec *executionContext) unmarshalInputSubmitJobInput(ctx context.Context, ob
 				return it, err
 			}
 			it.Labels = data
+		case "maxCost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCost"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCost = data
 		}
 	}
 	return it, nil
@@ -19047,6 +21434,111 @@ func (ec *executionContext) unmarshalInputSubmitJobInput(ctx context.Context, ob
 func UnmarshalSubmitJobInput(ctx context.Context, raw any) (model.SubmitJobInput, error) {
 	var out model.SubmitJobInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmitJobInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateBudgetInput(ctx context.Context, obj any) (ent.UpdateBudgetInput, error) {
+	var it ent.UpdateBudgetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "labelKey", "labelValue", "limitUsd", "clearLimitUsd", "period", "policy", "enabled", "templateID", "clearTemplate"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "labelKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelKey = data
+		case "labelValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelValue"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelValue = data
+		case "limitUsd":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limitUsd"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LimitUsd = data
+		case "clearLimitUsd":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearLimitUsd"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearLimitUsd = data
+		case "period":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("period"))
+			data, err := ec.unmarshalOBudgetPeriod2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Period = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOBudgetPolicy2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "templateID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "clearTemplate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearTemplate"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearTemplate = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateBudgetInput unmarshals raw into the UpdateBudgetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateBudgetInput(ctx context.Context, raw any) (ent.UpdateBudgetInput, error) {
+	var out ent.UpdateBudgetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateBudgetInput", raw, &out)
 	return out, err
 }
 
@@ -19503,6 +21995,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ContainerJob(ctx, sel, obj)
+	case *ent.Budget:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Budget(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -19515,6 +22012,215 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var budgetImplementors = []string{"Budget", "Node"}
+
+func (ec *executionContext) _Budget(ctx context.Context, sel ast.SelectionSet, obj *ent.Budget) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, budgetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Budget")
+		case "id":
+			out.Values[i] = ec._Budget_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Budget_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Budget_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Budget_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "templateID":
+			out.Values[i] = ec._Budget_templateID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "labelKey":
+			out.Values[i] = ec._Budget_labelKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "labelValue":
+			out.Values[i] = ec._Budget_labelValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "limitUsd":
+			out.Values[i] = ec._Budget_limitUsd(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "period":
+			out.Values[i] = ec._Budget_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "policy":
+			out.Values[i] = ec._Budget_policy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabled":
+			out.Values[i] = ec._Budget_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "template":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Budget_template(ctx, field, obj)
+				})
+		case "spentUsd":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Budget_spentUsd(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var budgetConnectionImplementors = []string{"BudgetConnection"}
+
+func (ec *executionContext) _BudgetConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.BudgetConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, budgetConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BudgetConnection")
+		case "edges":
+			out.Values[i] = ec._BudgetConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._BudgetConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._BudgetConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var budgetEdgeImplementors = []string{"BudgetEdge"}
+
+func (ec *executionContext) _BudgetEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.BudgetEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, budgetEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BudgetEdge")
+		case "node":
+			out.Values[i] = ec._BudgetEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._BudgetEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var budgetPayloadImplementors = []string{"BudgetPayload"}
+
+func (ec *executionContext) _BudgetPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BudgetPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, budgetPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BudgetPayload")
+		case "budget":
+			out.Values[i] = ec._BudgetPayload_budget(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var cancelJobPayloadImplementors = []string{"CancelJobPayload"}
 
@@ -19820,6 +22526,11 @@ func (ec *executionContext) _ContainerJob(ctx context.Context, sel ast.Selection
 			}
 		case "leaseExpiresAt":
 			out.Values[i] = ec._ContainerJob_leaseExpiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxCost":
+			out.Values[i] = ec._ContainerJob_maxCost(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -20203,6 +22914,39 @@ func (ec *executionContext) _CostGroup(ctx context.Context, sel ast.SelectionSet
 		case "actualCost":
 			out.Values[i] = ec._CostGroup_actualCost(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteBudgetPayloadImplementors = []string{"DeleteBudgetPayload"}
+
+func (ec *executionContext) _DeleteBudgetPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteBudgetPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteBudgetPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteBudgetPayload")
+		case "deletedID":
+			out.Values[i] = ec._DeleteBudgetPayload_deletedID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -20777,6 +23521,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createBudget":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createBudget(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateBudget":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateBudget(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteBudget":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteBudget(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "submitJob":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_submitJob(ctx, field)
@@ -20921,6 +23686,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_nodes(ctx, field)
+				})
+		case "budgets":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_budgets(ctx, field)
 				})
 		case "containerJobs":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -21794,6 +24565,69 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNBudget2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudget(ctx context.Context, sel ast.SelectionSet, v *ent.Budget) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Budget!")
+		return graphql.Null
+	}
+	return ec._Budget(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBudgetConnection2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetConnection(ctx context.Context, sel ast.SelectionSet, v *ent.BudgetConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BudgetConnection!")
+		return graphql.Null
+	}
+	return ec._BudgetConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBudgetOrderField2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetOrderField(ctx context.Context, v any) (*ent.BudgetOrderField, error) {
+	var res = new(ent.BudgetOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBudgetOrderField2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.BudgetOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BudgetOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNBudgetPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐBudgetPayload(ctx context.Context, sel ast.SelectionSet, v *model.BudgetPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BudgetPayload!")
+		return graphql.Null
+	}
+	return ec._BudgetPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBudgetPeriod2githubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx context.Context, v any) (budget.Period, error) {
+	var res budget.Period
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBudgetPeriod2githubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx context.Context, sel ast.SelectionSet, v budget.Period) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNBudgetPolicy2githubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx context.Context, v any) (budget.Policy, error) {
+	var res budget.Policy
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBudgetPolicy2githubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx context.Context, sel ast.SelectionSet, v budget.Policy) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNBudgetWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetWhereInput(ctx context.Context, v any) (*ent.BudgetWhereInput, error) {
+	res, err := ec.unmarshalInputBudgetWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCancelJobInput2githubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐCancelJobInput(ctx context.Context, v any) (model.CancelJobInput, error) {
 	res, err := ec.unmarshalInputCancelJobInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -21937,6 +24771,11 @@ func (ec *executionContext) marshalNCostGroupBy2githubᚗcomᚋgantryᚋgantry�
 	return v
 }
 
+func (ec *executionContext) unmarshalNCreateBudgetInput2githubᚗcomᚋgantryᚋgantryᚋentᚐCreateBudgetInput(ctx context.Context, v any) (ent.CreateBudgetInput, error) {
+	res, err := ec.unmarshalInputCreateBudgetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateContainerTemplateInput2githubᚗcomᚋgantryᚋgantryᚋentᚐCreateContainerTemplateInput(ctx context.Context, v any) (ent.CreateContainerTemplateInput, error) {
 	res, err := ec.unmarshalInputCreateContainerTemplateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -21970,6 +24809,28 @@ func (ec *executionContext) unmarshalNDecimal2githubᚗcomᚋgantryᚋgantryᚋe
 
 func (ec *executionContext) marshalNDecimal2githubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx context.Context, sel ast.SelectionSet, v schematype.Decimal) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNDecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx context.Context, v any) (*schematype.Decimal, error) {
+	var res = new(schematype.Decimal)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDecimal2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋschematypeᚐDecimal(ctx context.Context, sel ast.SelectionSet, v *schematype.Decimal) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Decimal!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNDeleteBudgetPayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐDeleteBudgetPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteBudgetPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteBudgetPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteBudgetPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDeleteRoutingRulePayload2ᚖgithubᚗcomᚋgantryᚋgantryᚋgraphᚋmodelᚐDeleteRoutingRulePayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteRoutingRulePayload) graphql.Marshaler {
@@ -22376,6 +25237,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalNUpdateBudgetInput2githubᚗcomᚋgantryᚋgantryᚋentᚐUpdateBudgetInput(ctx context.Context, v any) (ent.UpdateBudgetInput, error) {
+	res, err := ec.unmarshalInputUpdateBudgetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdateContainerTemplateInput2githubᚗcomᚋgantryᚋgantryᚋentᚐUpdateContainerTemplateInput(ctx context.Context, v any) (ent.UpdateContainerTemplateInput, error) {
 	res, err := ec.unmarshalInputUpdateContainerTemplateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -22561,6 +25427,170 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOBudget2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudget(ctx context.Context, sel ast.SelectionSet, v *ent.Budget) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Budget(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOBudgetEdge2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.BudgetEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOBudgetEdge2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOBudgetEdge2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetEdge(ctx context.Context, sel ast.SelectionSet, v *ent.BudgetEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BudgetEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOBudgetOrder2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetOrder(ctx context.Context, v any) (*ent.BudgetOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputBudgetOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOBudgetPeriod2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriodᚄ(ctx context.Context, v any) ([]budget.Period, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]budget.Period, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBudgetPeriod2githubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOBudgetPeriod2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriodᚄ(ctx context.Context, sel ast.SelectionSet, v []budget.Period) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBudgetPeriod2githubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOBudgetPeriod2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx context.Context, v any) (*budget.Period, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(budget.Period)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOBudgetPeriod2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPeriod(ctx context.Context, sel ast.SelectionSet, v *budget.Period) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOBudgetPolicy2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicyᚄ(ctx context.Context, v any) ([]budget.Policy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]budget.Policy, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBudgetPolicy2githubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOBudgetPolicy2ᚕgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicyᚄ(ctx context.Context, sel ast.SelectionSet, v []budget.Policy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBudgetPolicy2githubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOBudgetPolicy2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx context.Context, v any) (*budget.Policy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(budget.Policy)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOBudgetPolicy2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚋbudgetᚐPolicy(ctx context.Context, sel ast.SelectionSet, v *budget.Policy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOBudgetWhereInput2ᚕᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetWhereInputᚄ(ctx context.Context, v any) ([]*ent.BudgetWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.BudgetWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBudgetWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOBudgetWhereInput2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐBudgetWhereInput(ctx context.Context, v any) (*ent.BudgetWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputBudgetWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOContainerJob2ᚖgithubᚗcomᚋgantryᚋgantryᚋentᚐContainerJob(ctx context.Context, sel ast.SelectionSet, v *ent.ContainerJob) graphql.Marshaler {

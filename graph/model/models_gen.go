@@ -15,6 +15,10 @@ import (
 	"github.com/google/uuid"
 )
 
+type BudgetPayload struct {
+	Budget *ent.Budget `json:"budget"`
+}
+
 type CancelJobInput struct {
 	JobID  uuid.UUID `json:"jobID"`
 	Reason *string   `json:"reason,omitempty"`
@@ -35,6 +39,10 @@ type CostGroup struct {
 	Jobs          int                 `json:"jobs"`
 	EstimatedCost *schematype.Decimal `json:"estimatedCost,omitempty"`
 	ActualCost    *schematype.Decimal `json:"actualCost,omitempty"`
+}
+
+type DeleteBudgetPayload struct {
+	DeletedID uuid.UUID `json:"deletedID"`
 }
 
 type DeleteRoutingRulePayload struct {
@@ -124,6 +132,8 @@ type SubmitJobInput struct {
 	// Submitting the same key again returns the same job, never a second one.
 	IdempotencyKey *string              `json:"idempotencyKey,omitempty"`
 	Labels         schematype.StringMap `json:"labels,omitempty"`
+	// Most this job may cost in USD: hosts whose estimate is higher are not used.
+	MaxCost *schematype.Decimal `json:"maxCost,omitempty"`
 }
 
 type SubmitJobPayload struct {
