@@ -157,6 +157,7 @@ func (d *Dispatcher) place(ctx context.Context, tx *ent.Tx, jobs []*ent.Containe
 	}
 	chosen := map[uuid.UUID][]*ent.ContainerJob{}
 	reasons := map[*ent.ContainerJob]string{}
+	tables := map[*ent.ContainerJob][]map[string]any{}
 	budgets := &holds{d: d, tx: tx, spent: map[uuid.UUID]decimal.Decimal{}}
 	var order []uuid.UUID
 	for _, j := range jobs {
@@ -177,6 +178,7 @@ func (d *Dispatcher) place(ctx context.Context, tx *ent.Tx, jobs []*ent.Containe
 			}
 			continue
 		}
+		tables[j] = candidateTable(dec, maxPersistedCandidates)
 		if len(chosen[dec.Host.ID]) == 0 {
 			order = append(order, dec.Host.ID)
 		}
@@ -193,7 +195,7 @@ func (d *Dispatcher) place(ctx context.Context, tx *ent.Tx, jobs []*ent.Containe
 		}
 		h := byID[hid]
 		for _, j := range js {
-			changes = append(changes, d.toLaunching(j, h, reasons[j], now))
+			changes = append(changes, d.toLaunching(j, h, reasons[j], tables[j], now))
 		}
 	}
 	return changes, nil
@@ -218,15 +220,38 @@ func (d *Dispatcher) reserveFor(ctx context.Context, tx *ent.Tx, host uuid.UUID,
 	return js, nil
 }
 
-func (d *Dispatcher) toLaunching(j *ent.ContainerJob, h *routing.Host, reason string, now time.Time) Change {
+// maxPersistedCandidates bounds the candidate table stored with a job.
+const maxPersistedCandidates = 20
+
+// candidateTable is the decision's best candidates, for executor_metadata.
+func candidateTable(dec routing.Decision, n int) []map[string]any {
+	out := make([]map[string]any, 0, min(n, len(dec.Candidates)))
+	for _, c := range dec.Candidates[:min(n, len(dec.Candidates))] {
+		row := map[string]any{"host": c.Host.Name, "hostID": c.Host.ID.String(), "eligible": c.Eligible, "reason": c.Reason, "score": c.Score}
+		if cost := c.EstimatedCost(); cost.Valid {
+			row["estimatedCost"] = cost.String()
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+func (d *Dispatcher) toLaunching(j *ent.ContainerJob, h *routing.Host, reason string, table []map[string]any, now time.Time) Change {
 	j.DockerHostID = &h.ID
 	j.ExecutorType = h.Type
 	j.LeaseOwner = d.id
 	// The estimate is an upper bound: the job's timeout at the host's prices.
 	estimate := routing.Estimate(*h, j.TimeoutSeconds)
+	// The full explanation goes with the job: the reason line, and the
+	// best candidates in executor_metadata["routing"].
+	meta := make(map[string]any, len(j.ExecutorMetadata)+1)
+	for k, v := range j.ExecutorMetadata {
+		meta[k] = v
+	}
+	meta["routing"] = map[string]any{"reason": reason, "candidates": table, "decidedAt": now.Format(time.RFC3339Nano)}
 	return Change{Job: j, To: st.StatusLaunching, Reason: reason, Set: func(u *ent.ContainerJobUpdate) {
 		u.SetDockerHostID(h.ID).SetExecutorType(h.Type).SetRoutingReason(truncate(reason, 200)).
-			SetLeaseOwner(d.id).SetLeaseExpiresAt(now.Add(d.opts.LeaseTTL)).SetEstimatedCost(estimate)
+			SetLeaseOwner(d.id).SetLeaseExpiresAt(now.Add(d.opts.LeaseTTL)).SetEstimatedCost(estimate).SetExecutorMetadata(meta)
 	}}
 }
 

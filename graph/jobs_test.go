@@ -318,3 +318,29 @@ func TestBudgetValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestDryRunMatchesDecision: the dry run's choice and reason are what the
+// dispatcher then does, and the decision is stored with the job.
+func TestDryRunMatchesDecision(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		c := newDispatchingServer(t, dialect)
+		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "a", "executorType": "mock", "maxConcurrentJobs": 2}})
+		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "b", "executorType": "mock", "maxConcurrentJobs": 6, "costPerJob": "0.5"}})
+		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "c", "executorType": "mock", "maxConcurrentJobs": 6}})
+		at := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
+		id := submit(t, c, map[string]any{"image": "x", "scheduledFor": at})
+		dry := c.OK(t, `mutation($id: ID!) { routeJob(input: {jobID: $id, dryRun: true}) { decision { host { name } reason candidates { host { name } estimatedCost } } } }`, map[string]any{"id": id})
+		want := graphtest.Get(dry, "routeJob.decision.host.name")
+		if want != "c" || graphtest.Get(dry, "routeJob.decision.candidates.2.estimatedCost") != "0.5000" {
+			t.Fatalf("dry run: %v", dry)
+		}
+		job := waitStatus(t, c, id, "completed")
+		if graphtest.Get(job, "dockerHost.name") != want || job["routingReason"] != graphtest.Get(dry, "routeJob.decision.reason") {
+			t.Fatalf("decision %v / %v differs from the dry run %v", graphtest.Get(job, "dockerHost.name"), job["routingReason"], dry)
+		}
+		d := c.OK(t, `query($id: ID!) { node(id: $id) { ... on ContainerJob { executorMetadata } } }`, map[string]any{"id": id})
+		if n := len(graphtest.Get(d, "node.executorMetadata.routing.candidates").([]any)); n != 3 {
+			t.Fatalf("stored candidate table has %d rows: %v", n, d)
+		}
+	})
+}
