@@ -131,7 +131,7 @@ func derefInt(p *int) int {
 
 // routingJob is what the router sees of a job.
 func routingJob(j *ent.ContainerJob) routing.Job {
-	rj := routing.Job{ID: j.ID, PreferredExecutor: j.PreferredExecutor, Vars: varsOf(j), MaxCost: j.MaxCost}
+	rj := routing.Job{ID: j.ID, PreferredExecutor: j.PreferredExecutor, Vars: varsOf(j), MaxCost: j.MaxCost, MaxStartup: derefInt(j.MaxStartupSeconds)}
 	if s, ok := j.ExecutorMetadata[metaPinnedHost].(string); ok {
 		if id, err := uuid.Parse(s); err == nil {
 			rj.HostID = &id

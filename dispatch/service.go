@@ -39,6 +39,7 @@ type SubmitInput struct {
 	IdempotencyKey    *string
 	Labels            map[string]string
 	MaxCost           *schematype.Decimal
+	MaxStartupSeconds *int
 }
 
 // Submit creates a queued job; it reports created=false when the
@@ -111,6 +112,7 @@ type jobSpec struct {
 	Labels            st.StringMap
 	ExecutorMetadata  map[string]any
 	MaxCost           *st.Decimal
+	MaxStartupSeconds *int
 }
 
 func (c jobSpec) builder(tx *ent.Tx) *ent.ContainerJobCreate {
@@ -135,6 +137,7 @@ func (c jobSpec) builder(tx *ent.Tx) *ent.ContainerJobCreate {
 	if c.MaxCost != nil {
 		b.SetMaxCost(*c.MaxCost)
 	}
+	b.SetNillableMaxStartupSeconds(c.MaxStartupSeconds)
 	return b
 }
 
@@ -209,6 +212,7 @@ func override(c *jobSpec, in SubmitInput) {
 	if in.MaxCost != nil && in.MaxCost.Valid {
 		c.MaxCost = in.MaxCost
 	}
+	c.MaxStartupSeconds = in.MaxStartupSeconds
 	if in.RetryStrategy != nil {
 		rs := containerjob.RetryStrategy(*in.RetryStrategy)
 		c.RetryStrategy = &rs

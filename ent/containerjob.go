@@ -108,6 +108,8 @@ type ContainerJob struct {
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
 	// Most this job may cost in USD: hosts whose estimate is higher are not used
 	MaxCost schematype.Decimal `json:"max_cost,omitempty"`
+	// Start-latency bound: hosts whose average startup time is longer are not used
+	MaxStartupSeconds *int `json:"max_startup_seconds,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ContainerJobQuery when eager-loading is set.
 	Edges        ContainerJobEdges `json:"edges"`
@@ -177,7 +179,7 @@ func (*ContainerJob) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case containerjob.FieldCPUUsagePercent, containerjob.FieldCPULimit:
 			values[i] = new(sql.NullFloat64)
-		case containerjob.FieldExitCode, containerjob.FieldMaxMemoryUsage, containerjob.FieldMemoryLimit, containerjob.FieldTimeoutSeconds, containerjob.FieldRetryCount, containerjob.FieldMaxRetries, containerjob.FieldPriority:
+		case containerjob.FieldExitCode, containerjob.FieldMaxMemoryUsage, containerjob.FieldMemoryLimit, containerjob.FieldTimeoutSeconds, containerjob.FieldRetryCount, containerjob.FieldMaxRetries, containerjob.FieldPriority, containerjob.FieldMaxStartupSeconds:
 			values[i] = new(sql.NullInt64)
 		case containerjob.FieldName, containerjob.FieldStatus, containerjob.FieldContainerID, containerjob.FieldStdoutLog, containerjob.FieldStderrLog, containerjob.FieldImage, containerjob.FieldWorkingDirectory, containerjob.FieldExecutorType, containerjob.FieldExternalExecutionID, containerjob.FieldPreferredExecutor, containerjob.FieldRoutingReason, containerjob.FieldRetryStrategy, containerjob.FieldLastError, containerjob.FieldIdempotencyKey, containerjob.FieldLeaseOwner:
 			values[i] = new(sql.NullString)
@@ -487,6 +489,13 @@ func (_m *ContainerJob) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.MaxCost = *value
 			}
+		case containerjob.FieldMaxStartupSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field max_startup_seconds", values[i])
+			} else if value.Valid {
+				_m.MaxStartupSeconds = new(int)
+				*_m.MaxStartupSeconds = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -696,6 +705,11 @@ func (_m *ContainerJob) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("max_cost=")
 	builder.WriteString(fmt.Sprintf("%v", _m.MaxCost))
+	builder.WriteString(", ")
+	if v := _m.MaxStartupSeconds; v != nil {
+		builder.WriteString("max_startup_seconds=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

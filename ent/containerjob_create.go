@@ -590,6 +590,20 @@ func (_c *ContainerJobCreate) SetNillableMaxCost(v *schematype.Decimal) *Contain
 	return _c
 }
 
+// SetMaxStartupSeconds sets the "max_startup_seconds" field.
+func (_c *ContainerJobCreate) SetMaxStartupSeconds(v int) *ContainerJobCreate {
+	_c.mutation.SetMaxStartupSeconds(v)
+	return _c
+}
+
+// SetNillableMaxStartupSeconds sets the "max_startup_seconds" field if the given value is not nil.
+func (_c *ContainerJobCreate) SetNillableMaxStartupSeconds(v *int) *ContainerJobCreate {
+	if v != nil {
+		_c.SetMaxStartupSeconds(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ContainerJobCreate) SetID(v uuid.UUID) *ContainerJobCreate {
 	_c.mutation.SetID(v)
@@ -921,6 +935,11 @@ func (_c *ContainerJobCreate) check() error {
 			return &ValidationError{Name: "lease_owner", err: fmt.Errorf(`ent: validator failed for field "ContainerJob.lease_owner": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.MaxStartupSeconds(); ok {
+		if err := containerjob.MaxStartupSecondsValidator(v); err != nil {
+			return &ValidationError{Name: "max_startup_seconds", err: fmt.Errorf(`ent: validator failed for field "ContainerJob.max_startup_seconds": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1120,6 +1139,10 @@ func (_c *ContainerJobCreate) createSpec() (*ContainerJob, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.MaxCost(); ok {
 		_spec.SetField(containerjob.FieldMaxCost, field.TypeOther, value)
 		_node.MaxCost = value
+	}
+	if value, ok := _c.mutation.MaxStartupSeconds(); ok {
+		_spec.SetField(containerjob.FieldMaxStartupSeconds, field.TypeInt, value)
+		_node.MaxStartupSeconds = &value
 	}
 	if nodes := _c.mutation.TemplateIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1910,6 +1933,30 @@ func (u *ContainerJobUpsert) UpdateMaxCost() *ContainerJobUpsert {
 // ClearMaxCost clears the value of the "max_cost" field.
 func (u *ContainerJobUpsert) ClearMaxCost() *ContainerJobUpsert {
 	u.SetNull(containerjob.FieldMaxCost)
+	return u
+}
+
+// SetMaxStartupSeconds sets the "max_startup_seconds" field.
+func (u *ContainerJobUpsert) SetMaxStartupSeconds(v int) *ContainerJobUpsert {
+	u.Set(containerjob.FieldMaxStartupSeconds, v)
+	return u
+}
+
+// UpdateMaxStartupSeconds sets the "max_startup_seconds" field to the value that was provided on create.
+func (u *ContainerJobUpsert) UpdateMaxStartupSeconds() *ContainerJobUpsert {
+	u.SetExcluded(containerjob.FieldMaxStartupSeconds)
+	return u
+}
+
+// AddMaxStartupSeconds adds v to the "max_startup_seconds" field.
+func (u *ContainerJobUpsert) AddMaxStartupSeconds(v int) *ContainerJobUpsert {
+	u.Add(containerjob.FieldMaxStartupSeconds, v)
+	return u
+}
+
+// ClearMaxStartupSeconds clears the value of the "max_startup_seconds" field.
+func (u *ContainerJobUpsert) ClearMaxStartupSeconds() *ContainerJobUpsert {
+	u.SetNull(containerjob.FieldMaxStartupSeconds)
 	return u
 }
 
@@ -2766,6 +2813,34 @@ func (u *ContainerJobUpsertOne) UpdateMaxCost() *ContainerJobUpsertOne {
 func (u *ContainerJobUpsertOne) ClearMaxCost() *ContainerJobUpsertOne {
 	return u.Update(func(s *ContainerJobUpsert) {
 		s.ClearMaxCost()
+	})
+}
+
+// SetMaxStartupSeconds sets the "max_startup_seconds" field.
+func (u *ContainerJobUpsertOne) SetMaxStartupSeconds(v int) *ContainerJobUpsertOne {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.SetMaxStartupSeconds(v)
+	})
+}
+
+// AddMaxStartupSeconds adds v to the "max_startup_seconds" field.
+func (u *ContainerJobUpsertOne) AddMaxStartupSeconds(v int) *ContainerJobUpsertOne {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.AddMaxStartupSeconds(v)
+	})
+}
+
+// UpdateMaxStartupSeconds sets the "max_startup_seconds" field to the value that was provided on create.
+func (u *ContainerJobUpsertOne) UpdateMaxStartupSeconds() *ContainerJobUpsertOne {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.UpdateMaxStartupSeconds()
+	})
+}
+
+// ClearMaxStartupSeconds clears the value of the "max_startup_seconds" field.
+func (u *ContainerJobUpsertOne) ClearMaxStartupSeconds() *ContainerJobUpsertOne {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.ClearMaxStartupSeconds()
 	})
 }
 
@@ -3789,6 +3864,34 @@ func (u *ContainerJobUpsertBulk) UpdateMaxCost() *ContainerJobUpsertBulk {
 func (u *ContainerJobUpsertBulk) ClearMaxCost() *ContainerJobUpsertBulk {
 	return u.Update(func(s *ContainerJobUpsert) {
 		s.ClearMaxCost()
+	})
+}
+
+// SetMaxStartupSeconds sets the "max_startup_seconds" field.
+func (u *ContainerJobUpsertBulk) SetMaxStartupSeconds(v int) *ContainerJobUpsertBulk {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.SetMaxStartupSeconds(v)
+	})
+}
+
+// AddMaxStartupSeconds adds v to the "max_startup_seconds" field.
+func (u *ContainerJobUpsertBulk) AddMaxStartupSeconds(v int) *ContainerJobUpsertBulk {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.AddMaxStartupSeconds(v)
+	})
+}
+
+// UpdateMaxStartupSeconds sets the "max_startup_seconds" field to the value that was provided on create.
+func (u *ContainerJobUpsertBulk) UpdateMaxStartupSeconds() *ContainerJobUpsertBulk {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.UpdateMaxStartupSeconds()
+	})
+}
+
+// ClearMaxStartupSeconds clears the value of the "max_startup_seconds" field.
+func (u *ContainerJobUpsertBulk) ClearMaxStartupSeconds() *ContainerJobUpsertBulk {
+	return u.Update(func(s *ContainerJobUpsert) {
+		s.ClearMaxStartupSeconds()
 	})
 }
 

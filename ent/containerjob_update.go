@@ -784,6 +784,33 @@ func (_u *ContainerJobUpdate) ClearMaxCost() *ContainerJobUpdate {
 	return _u
 }
 
+// SetMaxStartupSeconds sets the "max_startup_seconds" field.
+func (_u *ContainerJobUpdate) SetMaxStartupSeconds(v int) *ContainerJobUpdate {
+	_u.mutation.ResetMaxStartupSeconds()
+	_u.mutation.SetMaxStartupSeconds(v)
+	return _u
+}
+
+// SetNillableMaxStartupSeconds sets the "max_startup_seconds" field if the given value is not nil.
+func (_u *ContainerJobUpdate) SetNillableMaxStartupSeconds(v *int) *ContainerJobUpdate {
+	if v != nil {
+		_u.SetMaxStartupSeconds(*v)
+	}
+	return _u
+}
+
+// AddMaxStartupSeconds adds value to the "max_startup_seconds" field.
+func (_u *ContainerJobUpdate) AddMaxStartupSeconds(v int) *ContainerJobUpdate {
+	_u.mutation.AddMaxStartupSeconds(v)
+	return _u
+}
+
+// ClearMaxStartupSeconds clears the value of the "max_startup_seconds" field.
+func (_u *ContainerJobUpdate) ClearMaxStartupSeconds() *ContainerJobUpdate {
+	_u.mutation.ClearMaxStartupSeconds()
+	return _u
+}
+
 // SetTemplate sets the "template" edge to the ContainerTemplate entity.
 func (_u *ContainerJobUpdate) SetTemplate(v *ContainerTemplate) *ContainerJobUpdate {
 	return _u.SetTemplateID(v.ID)
@@ -979,6 +1006,11 @@ func (_u *ContainerJobUpdate) check() error {
 	if v, ok := _u.mutation.LeaseOwner(); ok {
 		if err := containerjob.LeaseOwnerValidator(v); err != nil {
 			return &ValidationError{Name: "lease_owner", err: fmt.Errorf(`ent: validator failed for field "ContainerJob.lease_owner": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.MaxStartupSeconds(); ok {
+		if err := containerjob.MaxStartupSecondsValidator(v); err != nil {
+			return &ValidationError{Name: "max_startup_seconds", err: fmt.Errorf(`ent: validator failed for field "ContainerJob.max_startup_seconds": %w`, err)}
 		}
 	}
 	return nil
@@ -1213,6 +1245,15 @@ func (_u *ContainerJobUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if _u.mutation.MaxCostCleared() {
 		_spec.ClearField(containerjob.FieldMaxCost, field.TypeOther)
+	}
+	if value, ok := _u.mutation.MaxStartupSeconds(); ok {
+		_spec.SetField(containerjob.FieldMaxStartupSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMaxStartupSeconds(); ok {
+		_spec.AddField(containerjob.FieldMaxStartupSeconds, field.TypeInt, value)
+	}
+	if _u.mutation.MaxStartupSecondsCleared() {
+		_spec.ClearField(containerjob.FieldMaxStartupSeconds, field.TypeInt)
 	}
 	if _u.mutation.TemplateCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -2088,6 +2129,33 @@ func (_u *ContainerJobUpdateOne) ClearMaxCost() *ContainerJobUpdateOne {
 	return _u
 }
 
+// SetMaxStartupSeconds sets the "max_startup_seconds" field.
+func (_u *ContainerJobUpdateOne) SetMaxStartupSeconds(v int) *ContainerJobUpdateOne {
+	_u.mutation.ResetMaxStartupSeconds()
+	_u.mutation.SetMaxStartupSeconds(v)
+	return _u
+}
+
+// SetNillableMaxStartupSeconds sets the "max_startup_seconds" field if the given value is not nil.
+func (_u *ContainerJobUpdateOne) SetNillableMaxStartupSeconds(v *int) *ContainerJobUpdateOne {
+	if v != nil {
+		_u.SetMaxStartupSeconds(*v)
+	}
+	return _u
+}
+
+// AddMaxStartupSeconds adds value to the "max_startup_seconds" field.
+func (_u *ContainerJobUpdateOne) AddMaxStartupSeconds(v int) *ContainerJobUpdateOne {
+	_u.mutation.AddMaxStartupSeconds(v)
+	return _u
+}
+
+// ClearMaxStartupSeconds clears the value of the "max_startup_seconds" field.
+func (_u *ContainerJobUpdateOne) ClearMaxStartupSeconds() *ContainerJobUpdateOne {
+	_u.mutation.ClearMaxStartupSeconds()
+	return _u
+}
+
 // SetTemplate sets the "template" edge to the ContainerTemplate entity.
 func (_u *ContainerJobUpdateOne) SetTemplate(v *ContainerTemplate) *ContainerJobUpdateOne {
 	return _u.SetTemplateID(v.ID)
@@ -2296,6 +2364,11 @@ func (_u *ContainerJobUpdateOne) check() error {
 	if v, ok := _u.mutation.LeaseOwner(); ok {
 		if err := containerjob.LeaseOwnerValidator(v); err != nil {
 			return &ValidationError{Name: "lease_owner", err: fmt.Errorf(`ent: validator failed for field "ContainerJob.lease_owner": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.MaxStartupSeconds(); ok {
+		if err := containerjob.MaxStartupSecondsValidator(v); err != nil {
+			return &ValidationError{Name: "max_startup_seconds", err: fmt.Errorf(`ent: validator failed for field "ContainerJob.max_startup_seconds": %w`, err)}
 		}
 	}
 	return nil
@@ -2547,6 +2620,15 @@ func (_u *ContainerJobUpdateOne) sqlSave(ctx context.Context) (_node *ContainerJ
 	}
 	if _u.mutation.MaxCostCleared() {
 		_spec.ClearField(containerjob.FieldMaxCost, field.TypeOther)
+	}
+	if value, ok := _u.mutation.MaxStartupSeconds(); ok {
+		_spec.SetField(containerjob.FieldMaxStartupSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMaxStartupSeconds(); ok {
+		_spec.AddField(containerjob.FieldMaxStartupSeconds, field.TypeInt, value)
+	}
+	if _u.mutation.MaxStartupSecondsCleared() {
+		_spec.ClearField(containerjob.FieldMaxStartupSeconds, field.TypeInt)
 	}
 	if _u.mutation.TemplateCleared() {
 		edge := &sqlgraph.EdgeSpec{

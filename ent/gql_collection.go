@@ -523,6 +523,11 @@ func (_q *ContainerJobQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, containerjob.FieldMaxCost)
 				fieldSeen[containerjob.FieldMaxCost] = struct{}{}
 			}
+		case "maxStartupSeconds":
+			if _, ok := fieldSeen[containerjob.FieldMaxStartupSeconds]; !ok {
+				selectedFields = append(selectedFields, containerjob.FieldMaxStartupSeconds)
+				fieldSeen[containerjob.FieldMaxStartupSeconds] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

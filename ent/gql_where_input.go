@@ -985,6 +985,18 @@ type ContainerJobWhereInput struct {
 	MaxCostIsNil  bool                 `json:"maxCostIsNil,omitempty"`
 	MaxCostNotNil bool                 `json:"maxCostNotNil,omitempty"`
 
+	// "max_startup_seconds" field predicates.
+	MaxStartupSeconds       *int  `json:"maxStartupSeconds,omitempty"`
+	MaxStartupSecondsNEQ    *int  `json:"maxStartupSecondsNEQ,omitempty"`
+	MaxStartupSecondsIn     []int `json:"maxStartupSecondsIn,omitempty"`
+	MaxStartupSecondsNotIn  []int `json:"maxStartupSecondsNotIn,omitempty"`
+	MaxStartupSecondsGT     *int  `json:"maxStartupSecondsGT,omitempty"`
+	MaxStartupSecondsGTE    *int  `json:"maxStartupSecondsGTE,omitempty"`
+	MaxStartupSecondsLT     *int  `json:"maxStartupSecondsLT,omitempty"`
+	MaxStartupSecondsLTE    *int  `json:"maxStartupSecondsLTE,omitempty"`
+	MaxStartupSecondsIsNil  bool  `json:"maxStartupSecondsIsNil,omitempty"`
+	MaxStartupSecondsNotNil bool  `json:"maxStartupSecondsNotNil,omitempty"`
+
 	// "template" edge predicates.
 	HasTemplate     *bool                          `json:"hasTemplate,omitempty"`
 	HasTemplateWith []*ContainerTemplateWhereInput `json:"hasTemplateWith,omitempty"`
@@ -2238,6 +2250,36 @@ func (i *ContainerJobWhereInput) P() (predicate.ContainerJob, error) {
 	}
 	if i.MaxCostNotNil {
 		predicates = append(predicates, containerjob.MaxCostNotNil())
+	}
+	if i.MaxStartupSeconds != nil {
+		predicates = append(predicates, containerjob.MaxStartupSecondsEQ(*i.MaxStartupSeconds))
+	}
+	if i.MaxStartupSecondsNEQ != nil {
+		predicates = append(predicates, containerjob.MaxStartupSecondsNEQ(*i.MaxStartupSecondsNEQ))
+	}
+	if len(i.MaxStartupSecondsIn) > 0 {
+		predicates = append(predicates, containerjob.MaxStartupSecondsIn(i.MaxStartupSecondsIn...))
+	}
+	if len(i.MaxStartupSecondsNotIn) > 0 {
+		predicates = append(predicates, containerjob.MaxStartupSecondsNotIn(i.MaxStartupSecondsNotIn...))
+	}
+	if i.MaxStartupSecondsGT != nil {
+		predicates = append(predicates, containerjob.MaxStartupSecondsGT(*i.MaxStartupSecondsGT))
+	}
+	if i.MaxStartupSecondsGTE != nil {
+		predicates = append(predicates, containerjob.MaxStartupSecondsGTE(*i.MaxStartupSecondsGTE))
+	}
+	if i.MaxStartupSecondsLT != nil {
+		predicates = append(predicates, containerjob.MaxStartupSecondsLT(*i.MaxStartupSecondsLT))
+	}
+	if i.MaxStartupSecondsLTE != nil {
+		predicates = append(predicates, containerjob.MaxStartupSecondsLTE(*i.MaxStartupSecondsLTE))
+	}
+	if i.MaxStartupSecondsIsNil {
+		predicates = append(predicates, containerjob.MaxStartupSecondsIsNil())
+	}
+	if i.MaxStartupSecondsNotNil {
+		predicates = append(predicates, containerjob.MaxStartupSecondsNotNil())
 	}
 
 	if i.HasTemplate != nil {

@@ -955,71 +955,73 @@ func (m *BudgetMutation) ResetEdge(name string) error {
 // ContainerJobMutation represents an operation that mutates the ContainerJob nodes in the graph.
 type ContainerJobMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *uuid.UUID
-	created_at            *time.Time
-	updated_at            *time.Time
-	name                  *string
-	status                *schematype.JobStatus
-	container_id          *string
-	exit_code             *int
-	addexit_code          *int
-	started_at            *time.Time
-	completed_at          *time.Time
-	stdout_log            *string
-	stderr_log            *string
-	max_memory_usage      *int64
-	addmax_memory_usage   *int64
-	cpu_usage_percent     *float64
-	addcpu_usage_percent  *float64
-	image                 *string
-	command               *[]string
-	appendcommand         []string
-	working_directory     *string
-	environment           *schematype.StringMap
-	memory_limit          *int
-	addmemory_limit       *int
-	cpu_limit             *float64
-	addcpu_limit          *float64
-	timeout_seconds       *int
-	addtimeout_seconds    *int
-	executor_type         *schematype.ExecutorType
-	external_execution_id *string
-	executor_metadata     *map[string]interface{}
-	preferred_executor    *string
-	routing_reason        *string
-	estimated_cost        *schematype.Decimal
-	actual_cost           *schematype.Decimal
-	queued_at             *time.Time
-	scheduled_for         *time.Time
-	launched_at           *time.Time
-	retry_count           *int
-	addretry_count        *int
-	max_retries           *int
-	addmax_retries        *int
-	priority              *int
-	addpriority           *int
-	retry_strategy        *containerjob.RetryStrategy
-	last_error            *string
-	last_error_at         *time.Time
-	idempotency_key       *string
-	labels                *schematype.StringMap
-	oom_killed            *bool
-	lease_owner           *string
-	lease_expires_at      *time.Time
-	max_cost              *schematype.Decimal
-	clearedFields         map[string]struct{}
-	template              *uuid.UUID
-	clearedtemplate       bool
-	docker_host           *uuid.UUID
-	cleareddocker_host    bool
-	events                map[uuid.UUID]struct{}
-	removedevents         map[uuid.UUID]struct{}
-	clearedevents         bool
-	done                  bool
-	oldValue              func(context.Context) (*ContainerJob, error)
-	predicates            []predicate.ContainerJob
+	op                     Op
+	typ                    string
+	id                     *uuid.UUID
+	created_at             *time.Time
+	updated_at             *time.Time
+	name                   *string
+	status                 *schematype.JobStatus
+	container_id           *string
+	exit_code              *int
+	addexit_code           *int
+	started_at             *time.Time
+	completed_at           *time.Time
+	stdout_log             *string
+	stderr_log             *string
+	max_memory_usage       *int64
+	addmax_memory_usage    *int64
+	cpu_usage_percent      *float64
+	addcpu_usage_percent   *float64
+	image                  *string
+	command                *[]string
+	appendcommand          []string
+	working_directory      *string
+	environment            *schematype.StringMap
+	memory_limit           *int
+	addmemory_limit        *int
+	cpu_limit              *float64
+	addcpu_limit           *float64
+	timeout_seconds        *int
+	addtimeout_seconds     *int
+	executor_type          *schematype.ExecutorType
+	external_execution_id  *string
+	executor_metadata      *map[string]interface{}
+	preferred_executor     *string
+	routing_reason         *string
+	estimated_cost         *schematype.Decimal
+	actual_cost            *schematype.Decimal
+	queued_at              *time.Time
+	scheduled_for          *time.Time
+	launched_at            *time.Time
+	retry_count            *int
+	addretry_count         *int
+	max_retries            *int
+	addmax_retries         *int
+	priority               *int
+	addpriority            *int
+	retry_strategy         *containerjob.RetryStrategy
+	last_error             *string
+	last_error_at          *time.Time
+	idempotency_key        *string
+	labels                 *schematype.StringMap
+	oom_killed             *bool
+	lease_owner            *string
+	lease_expires_at       *time.Time
+	max_cost               *schematype.Decimal
+	max_startup_seconds    *int
+	addmax_startup_seconds *int
+	clearedFields          map[string]struct{}
+	template               *uuid.UUID
+	clearedtemplate        bool
+	docker_host            *uuid.UUID
+	cleareddocker_host     bool
+	events                 map[uuid.UUID]struct{}
+	removedevents          map[uuid.UUID]struct{}
+	clearedevents          bool
+	done                   bool
+	oldValue               func(context.Context) (*ContainerJob, error)
+	predicates             []predicate.ContainerJob
 }
 
 var _ ent.Mutation = (*ContainerJobMutation)(nil)
@@ -3161,6 +3163,76 @@ func (m *ContainerJobMutation) ResetMaxCost() {
 	delete(m.clearedFields, containerjob.FieldMaxCost)
 }
 
+// SetMaxStartupSeconds sets the "max_startup_seconds" field.
+func (m *ContainerJobMutation) SetMaxStartupSeconds(i int) {
+	m.max_startup_seconds = &i
+	m.addmax_startup_seconds = nil
+}
+
+// MaxStartupSeconds returns the value of the "max_startup_seconds" field in the mutation.
+func (m *ContainerJobMutation) MaxStartupSeconds() (r int, exists bool) {
+	v := m.max_startup_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxStartupSeconds returns the old "max_startup_seconds" field's value of the ContainerJob entity.
+// If the ContainerJob object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContainerJobMutation) OldMaxStartupSeconds(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxStartupSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxStartupSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxStartupSeconds: %w", err)
+	}
+	return oldValue.MaxStartupSeconds, nil
+}
+
+// AddMaxStartupSeconds adds i to the "max_startup_seconds" field.
+func (m *ContainerJobMutation) AddMaxStartupSeconds(i int) {
+	if m.addmax_startup_seconds != nil {
+		*m.addmax_startup_seconds += i
+	} else {
+		m.addmax_startup_seconds = &i
+	}
+}
+
+// AddedMaxStartupSeconds returns the value that was added to the "max_startup_seconds" field in this mutation.
+func (m *ContainerJobMutation) AddedMaxStartupSeconds() (r int, exists bool) {
+	v := m.addmax_startup_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMaxStartupSeconds clears the value of the "max_startup_seconds" field.
+func (m *ContainerJobMutation) ClearMaxStartupSeconds() {
+	m.max_startup_seconds = nil
+	m.addmax_startup_seconds = nil
+	m.clearedFields[containerjob.FieldMaxStartupSeconds] = struct{}{}
+}
+
+// MaxStartupSecondsCleared returns if the "max_startup_seconds" field was cleared in this mutation.
+func (m *ContainerJobMutation) MaxStartupSecondsCleared() bool {
+	_, ok := m.clearedFields[containerjob.FieldMaxStartupSeconds]
+	return ok
+}
+
+// ResetMaxStartupSeconds resets all changes to the "max_startup_seconds" field.
+func (m *ContainerJobMutation) ResetMaxStartupSeconds() {
+	m.max_startup_seconds = nil
+	m.addmax_startup_seconds = nil
+	delete(m.clearedFields, containerjob.FieldMaxStartupSeconds)
+}
+
 // ClearTemplate clears the "template" edge to the ContainerTemplate entity.
 func (m *ContainerJobMutation) ClearTemplate() {
 	m.clearedtemplate = true
@@ -3303,7 +3375,7 @@ func (m *ContainerJobMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ContainerJobMutation) Fields() []string {
-	fields := make([]string, 0, 43)
+	fields := make([]string, 0, 44)
 	if m.created_at != nil {
 		fields = append(fields, containerjob.FieldCreatedAt)
 	}
@@ -3433,6 +3505,9 @@ func (m *ContainerJobMutation) Fields() []string {
 	if m.max_cost != nil {
 		fields = append(fields, containerjob.FieldMaxCost)
 	}
+	if m.max_startup_seconds != nil {
+		fields = append(fields, containerjob.FieldMaxStartupSeconds)
+	}
 	return fields
 }
 
@@ -3527,6 +3602,8 @@ func (m *ContainerJobMutation) Field(name string) (ent.Value, bool) {
 		return m.LeaseExpiresAt()
 	case containerjob.FieldMaxCost:
 		return m.MaxCost()
+	case containerjob.FieldMaxStartupSeconds:
+		return m.MaxStartupSeconds()
 	}
 	return nil, false
 }
@@ -3622,6 +3699,8 @@ func (m *ContainerJobMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldLeaseExpiresAt(ctx)
 	case containerjob.FieldMaxCost:
 		return m.OldMaxCost(ctx)
+	case containerjob.FieldMaxStartupSeconds:
+		return m.OldMaxStartupSeconds(ctx)
 	}
 	return nil, fmt.Errorf("unknown ContainerJob field %s", name)
 }
@@ -3932,6 +4011,13 @@ func (m *ContainerJobMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMaxCost(v)
 		return nil
+	case containerjob.FieldMaxStartupSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxStartupSeconds(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ContainerJob field %s", name)
 }
@@ -3967,6 +4053,9 @@ func (m *ContainerJobMutation) AddedFields() []string {
 	if m.addpriority != nil {
 		fields = append(fields, containerjob.FieldPriority)
 	}
+	if m.addmax_startup_seconds != nil {
+		fields = append(fields, containerjob.FieldMaxStartupSeconds)
+	}
 	return fields
 }
 
@@ -3993,6 +4082,8 @@ func (m *ContainerJobMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedMaxRetries()
 	case containerjob.FieldPriority:
 		return m.AddedPriority()
+	case containerjob.FieldMaxStartupSeconds:
+		return m.AddedMaxStartupSeconds()
 	}
 	return nil, false
 }
@@ -4064,6 +4155,13 @@ func (m *ContainerJobMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddPriority(v)
+		return nil
+	case containerjob.FieldMaxStartupSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxStartupSeconds(v)
 		return nil
 	}
 	return fmt.Errorf("unknown ContainerJob numeric field %s", name)
@@ -4138,6 +4236,9 @@ func (m *ContainerJobMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(containerjob.FieldMaxCost) {
 		fields = append(fields, containerjob.FieldMaxCost)
+	}
+	if m.FieldCleared(containerjob.FieldMaxStartupSeconds) {
+		fields = append(fields, containerjob.FieldMaxStartupSeconds)
 	}
 	return fields
 }
@@ -4218,6 +4319,9 @@ func (m *ContainerJobMutation) ClearField(name string) error {
 		return nil
 	case containerjob.FieldMaxCost:
 		m.ClearMaxCost()
+		return nil
+	case containerjob.FieldMaxStartupSeconds:
+		m.ClearMaxStartupSeconds()
 		return nil
 	}
 	return fmt.Errorf("unknown ContainerJob nullable field %s", name)
@@ -4355,6 +4459,9 @@ func (m *ContainerJobMutation) ResetField(name string) error {
 		return nil
 	case containerjob.FieldMaxCost:
 		m.ResetMaxCost()
+		return nil
+	case containerjob.FieldMaxStartupSeconds:
+		m.ResetMaxStartupSeconds()
 		return nil
 	}
 	return fmt.Errorf("unknown ContainerJob field %s", name)

@@ -21,7 +21,7 @@ func submitInput(in model.SubmitJobInput) dispatch.SubmitInput {
 		WorkingDirectory: in.WorkingDirectory, MemoryLimit: in.MemoryLimit, CPULimit: in.CPULimit,
 		TimeoutSeconds: in.TimeoutSeconds, Priority: in.Priority, MaxRetries: in.MaxRetries,
 		ScheduledFor: in.ScheduledFor, HostID: in.HostID, IdempotencyKey: in.IdempotencyKey, Labels: in.Labels,
-		MaxCost: in.MaxCost,
+		MaxCost: in.MaxCost, MaxStartupSeconds: in.MaxStartupSeconds,
 	}
 	if in.Name != nil {
 		out.Name = *in.Name

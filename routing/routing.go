@@ -88,6 +88,8 @@ type Job struct {
 	Vars               Vars     // what rule conditions see
 	// MaxCost excludes hosts whose estimate is higher (invalid: no bound).
 	MaxCost schematype.Decimal
+	// MaxStartup excludes hosts whose average startup is longer (seconds; 0: no bound).
+	MaxStartup int
 }
 
 // Candidate is one host considered for a job.
@@ -242,6 +244,8 @@ func ineligible(job Job, h Host) string {
 		return fmt.Sprintf("unhealthy: %d consecutive failed health checks", h.HealthFailures)
 	case h.Free() == 0:
 		return fmt.Sprintf("at capacity: %d of %d slots in use", h.Current, h.Max)
+	case job.MaxStartup > 0 && h.AvgStartup > job.MaxStartup:
+		return fmt.Sprintf("average startup %ds over the job's bound of %ds", h.AvgStartup, job.MaxStartup)
 	}
 	return ""
 }

@@ -106,3 +106,14 @@ func BenchmarkRoute1000Hosts100Rules(b *testing.B) {
 		}
 	}
 }
+
+func TestStartLatencyBound(t *testing.T) {
+	slow, fast := host("slow", "mock", 0, 40), host("fast", "mock", 3, 4)
+	slow.AvgStartup, fast.AvgStartup = 30, 2
+	slow.CostPerHour = schematype.MustDecimal("0.01") // cheaper, but too slow for this job
+	fast.CostPerHour = schematype.MustDecimal("1")
+	d := Policy{}.Route(Job{MaxStartup: 10, Vars: Vars{TimeoutSeconds: 60}}, []Host{slow, fast})
+	if d.Host == nil || d.Host.Name != "fast" || !strings.Contains(d.Reason, "passed over slow (average startup 30s over the job's bound of 10s)") {
+		t.Fatalf("decision %v: %s", d.Host, d.Reason)
+	}
+}

@@ -107,6 +107,8 @@ const (
 	FieldLeaseExpiresAt = "lease_expires_at"
 	// FieldMaxCost holds the string denoting the max_cost field in the database.
 	FieldMaxCost = "max_cost"
+	// FieldMaxStartupSeconds holds the string denoting the max_startup_seconds field in the database.
+	FieldMaxStartupSeconds = "max_startup_seconds"
 	// EdgeTemplate holds the string denoting the template edge name in mutations.
 	EdgeTemplate = "template"
 	// EdgeDockerHost holds the string denoting the docker_host edge name in mutations.
@@ -184,6 +186,7 @@ var Columns = []string{
 	FieldLeaseOwner,
 	FieldLeaseExpiresAt,
 	FieldMaxCost,
+	FieldMaxStartupSeconds,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -271,6 +274,8 @@ var (
 	DefaultLeaseOwner string
 	// LeaseOwnerValidator is a validator for the "lease_owner" field. It is called by the builders before save.
 	LeaseOwnerValidator func(string) error
+	// MaxStartupSecondsValidator is a validator for the "max_startup_seconds" field. It is called by the builders before save.
+	MaxStartupSecondsValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -528,6 +533,11 @@ func ByLeaseExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 // ByMaxCost orders the results by the max_cost field.
 func ByMaxCost(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMaxCost, opts...).ToFunc()
+}
+
+// ByMaxStartupSeconds orders the results by the max_startup_seconds field.
+func ByMaxStartupSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMaxStartupSeconds, opts...).ToFunc()
 }
 
 // ByTemplateField orders the results by template field.

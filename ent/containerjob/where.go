@@ -237,6 +237,11 @@ func MaxCost(v schematype.Decimal) predicate.ContainerJob {
 	return predicate.ContainerJob(sql.FieldEQ(FieldMaxCost, v))
 }
 
+// MaxStartupSeconds applies equality check predicate on the "max_startup_seconds" field. It's identical to MaxStartupSecondsEQ.
+func MaxStartupSeconds(v int) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldEQ(FieldMaxStartupSeconds, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.ContainerJob {
 	return predicate.ContainerJob(sql.FieldEQ(FieldCreatedAt, v))
@@ -2205,6 +2210,56 @@ func MaxCostIsNil() predicate.ContainerJob {
 // MaxCostNotNil applies the NotNil predicate on the "max_cost" field.
 func MaxCostNotNil() predicate.ContainerJob {
 	return predicate.ContainerJob(sql.FieldNotNull(FieldMaxCost))
+}
+
+// MaxStartupSecondsEQ applies the EQ predicate on the "max_startup_seconds" field.
+func MaxStartupSecondsEQ(v int) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldEQ(FieldMaxStartupSeconds, v))
+}
+
+// MaxStartupSecondsNEQ applies the NEQ predicate on the "max_startup_seconds" field.
+func MaxStartupSecondsNEQ(v int) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldNEQ(FieldMaxStartupSeconds, v))
+}
+
+// MaxStartupSecondsIn applies the In predicate on the "max_startup_seconds" field.
+func MaxStartupSecondsIn(vs ...int) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldIn(FieldMaxStartupSeconds, vs...))
+}
+
+// MaxStartupSecondsNotIn applies the NotIn predicate on the "max_startup_seconds" field.
+func MaxStartupSecondsNotIn(vs ...int) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldNotIn(FieldMaxStartupSeconds, vs...))
+}
+
+// MaxStartupSecondsGT applies the GT predicate on the "max_startup_seconds" field.
+func MaxStartupSecondsGT(v int) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldGT(FieldMaxStartupSeconds, v))
+}
+
+// MaxStartupSecondsGTE applies the GTE predicate on the "max_startup_seconds" field.
+func MaxStartupSecondsGTE(v int) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldGTE(FieldMaxStartupSeconds, v))
+}
+
+// MaxStartupSecondsLT applies the LT predicate on the "max_startup_seconds" field.
+func MaxStartupSecondsLT(v int) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldLT(FieldMaxStartupSeconds, v))
+}
+
+// MaxStartupSecondsLTE applies the LTE predicate on the "max_startup_seconds" field.
+func MaxStartupSecondsLTE(v int) predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldLTE(FieldMaxStartupSeconds, v))
+}
+
+// MaxStartupSecondsIsNil applies the IsNil predicate on the "max_startup_seconds" field.
+func MaxStartupSecondsIsNil() predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldIsNull(FieldMaxStartupSeconds))
+}
+
+// MaxStartupSecondsNotNil applies the NotNil predicate on the "max_startup_seconds" field.
+func MaxStartupSecondsNotNil() predicate.ContainerJob {
+	return predicate.ContainerJob(sql.FieldNotNull(FieldMaxStartupSeconds))
 }
 
 // HasTemplate applies the HasEdge predicate on the "template" edge.

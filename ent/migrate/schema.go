@@ -81,6 +81,7 @@ var (
 		{Name: "lease_owner", Type: field.TypeString, Size: 100, Default: ""},
 		{Name: "lease_expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "max_cost", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric(10,4)", "sqlite3": "numeric(10,4)"}},
+		{Name: "max_startup_seconds", Type: field.TypeInt, Nullable: true},
 		{Name: "template_id", Type: field.TypeUUID, Nullable: true},
 		{Name: "docker_host_id", Type: field.TypeUUID, Nullable: true},
 	}
@@ -92,13 +93,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "container_jobs_container_templates_template",
-				Columns:    []*schema.Column{ContainerJobsColumns[42]},
+				Columns:    []*schema.Column{ContainerJobsColumns[43]},
 				RefColumns: []*schema.Column{ContainerTemplatesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "container_jobs_executor_hosts_docker_host",
-				Columns:    []*schema.Column{ContainerJobsColumns[43]},
+				Columns:    []*schema.Column{ContainerJobsColumns[44]},
 				RefColumns: []*schema.Column{ExecutorHostsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},

@@ -225,6 +225,10 @@ func init() {
 	containerjob.DefaultLeaseOwner = containerjobDescLeaseOwner.Default.(string)
 	// containerjob.LeaseOwnerValidator is a validator for the "lease_owner" field. It is called by the builders before save.
 	containerjob.LeaseOwnerValidator = containerjobDescLeaseOwner.Validators[0].(func(string) error)
+	// containerjobDescMaxStartupSeconds is the schema descriptor for max_startup_seconds field.
+	containerjobDescMaxStartupSeconds := containerjobFields[41].Descriptor()
+	// containerjob.MaxStartupSecondsValidator is a validator for the "max_startup_seconds" field. It is called by the builders before save.
+	containerjob.MaxStartupSecondsValidator = containerjobDescMaxStartupSeconds.Validators[0].(func(int) error)
 	// containerjobDescID is the schema descriptor for id field.
 	containerjobDescID := containerjobMixinFields0[0].Descriptor()
 	// containerjob.DefaultID holds the default value on creation for the id field.

@@ -115,6 +115,8 @@ func gantryJobFields() []ent.Field {
 		field.Time("lease_expires_at").Optional().Nillable().
 			Comment("When the watching replica's lease ends unless renewed"),
 		decimalField("max_cost", "Most this job may cost in USD: hosts whose estimate is higher are not used"),
+		field.Int("max_startup_seconds").Optional().Nillable().Positive().
+			Comment("Start-latency bound: hosts whose average startup time is longer are not used"),
 	}
 }
 

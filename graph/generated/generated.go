@@ -122,6 +122,7 @@ type ComplexityRoot struct {
 		MaxCost             func(childComplexity int) int
 		MaxMemoryUsage      func(childComplexity int) int
 		MaxRetries          func(childComplexity int) int
+		MaxStartupSeconds   func(childComplexity int) int
 		MemoryLimit         func(childComplexity int) int
 		Name                func(childComplexity int) int
 		OomKilled           func(childComplexity int) int
@@ -778,6 +779,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ContainerJob.MaxRetries(childComplexity), true
+	case "ContainerJob.maxStartupSeconds":
+		if e.ComplexityRoot.ContainerJob.MaxStartupSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContainerJob.MaxStartupSeconds(childComplexity), true
 	case "ContainerJob.memoryLimit":
 		if e.ComplexityRoot.ContainerJob.MemoryLimit == nil {
 			break
@@ -2130,6 +2137,8 @@ input SubmitJobInput {
   labels: StringMap
   """Most this job may cost in USD: hosts whose estimate is higher are not used."""
   maxCost: Decimal
+  """Start-latency bound in seconds: hosts whose average startup is longer are not used."""
+  maxStartupSeconds: Int
 }
 
 type SubmitJobPayload {
@@ -2697,6 +2706,10 @@ type ContainerJob implements Node {
   Most this job may cost in USD: hosts whose estimate is higher are not used
   """
   maxCost: Decimal
+  """
+  Start-latency bound: hosts whose average startup time is longer are not used
+  """
+  maxStartupSeconds: Int
   template: ContainerTemplate
   dockerHost: ExecutorHost
   events(
@@ -3312,6 +3325,19 @@ input ContainerJobWhereInput {
   maxCostLTE: Decimal
   maxCostIsNil: Boolean
   maxCostNotNil: Boolean
+  """
+  max_startup_seconds field predicates
+  """
+  maxStartupSeconds: Int
+  maxStartupSecondsNEQ: Int
+  maxStartupSecondsIn: [Int!]
+  maxStartupSecondsNotIn: [Int!]
+  maxStartupSecondsGT: Int
+  maxStartupSecondsGTE: Int
+  maxStartupSecondsLT: Int
+  maxStartupSecondsLTE: Int
+  maxStartupSecondsIsNil: Boolean
+  maxStartupSecondsNotNil: Boolean
   """
   template edge predicates
   """
@@ -5237,6 +5263,8 @@ func (ec *executionContext) childFields_ContainerJob(ctx context.Context, field 
 		return ec.fieldContext_ContainerJob_leaseExpiresAt(ctx, field)
 	case "maxCost":
 		return ec.fieldContext_ContainerJob_maxCost(ctx, field)
+	case "maxStartupSeconds":
+		return ec.fieldContext_ContainerJob_maxStartupSeconds(ctx, field)
 	case "template":
 		return ec.fieldContext_ContainerJob_template(ctx, field)
 	case "dockerHost":
@@ -8301,6 +8329,29 @@ func (ec *executionContext) _ContainerJob_maxCost(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_ContainerJob_maxCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ContainerJob", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _ContainerJob_maxStartupSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.ContainerJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContainerJob_maxStartupSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxStartupSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ContainerJob_maxStartupSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContainerJob", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ContainerJob_template(ctx context.Context, field graphql.CollectedField, obj *ent.ContainerJob) (ret graphql.Marshaler) {
@@ -14624,7 +14675,7 @@ func (ec *executionContext) unmarshalInputContainerJobWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "templateID", "templateIDNEQ", "templateIDIn", "templateIDNotIn", "templateIDIsNil", "templateIDNotNil", "dockerHostID", "dockerHostIDNEQ", "dockerHostIDIn", "dockerHostIDNotIn", "dockerHostIDIsNil", "dockerHostIDNotNil", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "containerID", "containerIDNEQ", "containerIDIn", "containerIDNotIn", "containerIDGT", "containerIDGTE", "containerIDLT", "containerIDLTE", "containerIDContains", "containerIDHasPrefix", "containerIDHasSuffix", "containerIDEqualFold", "containerIDContainsFold", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "stdoutLog", "stdoutLogNEQ", "stdoutLogIn", "stdoutLogNotIn", "stdoutLogGT", "stdoutLogGTE", "stdoutLogLT", "stdoutLogLTE", "stdoutLogContains", "stdoutLogHasPrefix", "stdoutLogHasSuffix", "stdoutLogEqualFold", "stdoutLogContainsFold", "stderrLog", "stderrLogNEQ", "stderrLogIn", "stderrLogNotIn", "stderrLogGT", "stderrLogGTE", "stderrLogLT", "stderrLogLTE", "stderrLogContains", "stderrLogHasPrefix", "stderrLogHasSuffix", "stderrLogEqualFold", "stderrLogContainsFold", "maxMemoryUsage", "maxMemoryUsageNEQ", "maxMemoryUsageIn", "maxMemoryUsageNotIn", "maxMemoryUsageGT", "maxMemoryUsageGTE", "maxMemoryUsageLT", "maxMemoryUsageLTE", "maxMemoryUsageIsNil", "maxMemoryUsageNotNil", "cpuUsagePercent", "cpuUsagePercentNEQ", "cpuUsagePercentIn", "cpuUsagePercentNotIn", "cpuUsagePercentGT", "cpuUsagePercentGTE", "cpuUsagePercentLT", "cpuUsagePercentLTE", "cpuUsagePercentIsNil", "cpuUsagePercentNotNil", "image", "imageNEQ", "imageIn", "imageNotIn", "imageGT", "imageGTE", "imageLT", "imageLTE", "imageContains", "imageHasPrefix", "imageHasSuffix", "imageEqualFold", "imageContainsFold", "workingDirectory", "workingDirectoryNEQ", "workingDirectoryIn", "workingDirectoryNotIn", "workingDirectoryGT", "workingDirectoryGTE", "workingDirectoryLT", "workingDirectoryLTE", "workingDirectoryContains", "workingDirectoryHasPrefix", "workingDirectoryHasSuffix", "workingDirectoryEqualFold", "workingDirectoryContainsFold", "memoryLimit", "memoryLimitNEQ", "memoryLimitIn", "memoryLimitNotIn", "memoryLimitGT", "memoryLimitGTE", "memoryLimitLT", "memoryLimitLTE", "memoryLimitIsNil", "memoryLimitNotNil", "cpuLimit", "cpuLimitNEQ", "cpuLimitIn", "cpuLimitNotIn", "cpuLimitGT", "cpuLimitGTE", "cpuLimitLT", "cpuLimitLTE", "cpuLimitIsNil", "cpuLimitNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "executorType", "executorTypeNEQ", "executorTypeIn", "executorTypeNotIn", "externalExecutionID", "externalExecutionIDNEQ", "externalExecutionIDIn", "externalExecutionIDNotIn", "externalExecutionIDGT", "externalExecutionIDGTE", "externalExecutionIDLT", "externalExecutionIDLTE", "externalExecutionIDContains", "externalExecutionIDHasPrefix", "externalExecutionIDHasSuffix", "externalExecutionIDEqualFold", "externalExecutionIDContainsFold", "preferredExecutor", "preferredExecutorNEQ", "preferredExecutorIn", "preferredExecutorNotIn", "preferredExecutorGT", "preferredExecutorGTE", "preferredExecutorLT", "preferredExecutorLTE", "preferredExecutorContains", "preferredExecutorHasPrefix", "preferredExecutorHasSuffix", "preferredExecutorEqualFold", "preferredExecutorContainsFold", "routingReason", "routingReasonNEQ", "routingReasonIn", "routingReasonNotIn", "routingReasonGT", "routingReasonGTE", "routingReasonLT", "routingReasonLTE", "routingReasonContains", "routingReasonHasPrefix", "routingReasonHasSuffix", "routingReasonEqualFold", "routingReasonContainsFold", "estimatedCost", "estimatedCostNEQ", "estimatedCostIn", "estimatedCostNotIn", "estimatedCostGT", "estimatedCostGTE", "estimatedCostLT", "estimatedCostLTE", "estimatedCostIsNil", "estimatedCostNotNil", "actualCost", "actualCostNEQ", "actualCostIn", "actualCostNotIn", "actualCostGT", "actualCostGTE", "actualCostLT", "actualCostLTE", "actualCostIsNil", "actualCostNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "scheduledFor", "scheduledForNEQ", "scheduledForIn", "scheduledForNotIn", "scheduledForGT", "scheduledForGTE", "scheduledForLT", "scheduledForLTE", "scheduledForIsNil", "scheduledForNotNil", "launchedAt", "launchedAtNEQ", "launchedAtIn", "launchedAtNotIn", "launchedAtGT", "launchedAtGTE", "launchedAtLT", "launchedAtLTE", "launchedAtIsNil", "launchedAtNotNil", "retryCount", "retryCountNEQ", "retryCountIn", "retryCountNotIn", "retryCountGT", "retryCountGTE", "retryCountLT", "retryCountLTE", "maxRetries", "maxRetriesNEQ", "maxRetriesIn", "maxRetriesNotIn", "maxRetriesGT", "maxRetriesGTE", "maxRetriesLT", "maxRetriesLTE", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "priorityGT", "priorityGTE", "priorityLT", "priorityLTE", "retryStrategy", "retryStrategyNEQ", "retryStrategyIn", "retryStrategyNotIn", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "lastErrorAt", "lastErrorAtNEQ", "lastErrorAtIn", "lastErrorAtNotIn", "lastErrorAtGT", "lastErrorAtGTE", "lastErrorAtLT", "lastErrorAtLTE", "lastErrorAtIsNil", "lastErrorAtNotNil", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyIsNil", "idempotencyKeyNotNil", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "oomKilled", "oomKilledNEQ", "leaseOwner", "leaseOwnerNEQ", "leaseOwnerIn", "leaseOwnerNotIn", "leaseOwnerGT", "leaseOwnerGTE", "leaseOwnerLT", "leaseOwnerLTE", "leaseOwnerContains", "leaseOwnerHasPrefix", "leaseOwnerHasSuffix", "leaseOwnerEqualFold", "leaseOwnerContainsFold", "leaseExpiresAt", "leaseExpiresAtNEQ", "leaseExpiresAtIn", "leaseExpiresAtNotIn", "leaseExpiresAtGT", "leaseExpiresAtGTE", "leaseExpiresAtLT", "leaseExpiresAtLTE", "leaseExpiresAtIsNil", "leaseExpiresAtNotNil", "maxCost", "maxCostNEQ", "maxCostIn", "maxCostNotIn", "maxCostGT", "maxCostGTE", "maxCostLT", "maxCostLTE", "maxCostIsNil", "maxCostNotNil", "hasTemplate", "hasTemplateWith", "hasDockerHost", "hasDockerHostWith", "hasEvents", "hasEventsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "templateID", "templateIDNEQ", "templateIDIn", "templateIDNotIn", "templateIDIsNil", "templateIDNotNil", "dockerHostID", "dockerHostIDNEQ", "dockerHostIDIn", "dockerHostIDNotIn", "dockerHostIDIsNil", "dockerHostIDNotNil", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "containerID", "containerIDNEQ", "containerIDIn", "containerIDNotIn", "containerIDGT", "containerIDGTE", "containerIDLT", "containerIDLTE", "containerIDContains", "containerIDHasPrefix", "containerIDHasSuffix", "containerIDEqualFold", "containerIDContainsFold", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "stdoutLog", "stdoutLogNEQ", "stdoutLogIn", "stdoutLogNotIn", "stdoutLogGT", "stdoutLogGTE", "stdoutLogLT", "stdoutLogLTE", "stdoutLogContains", "stdoutLogHasPrefix", "stdoutLogHasSuffix", "stdoutLogEqualFold", "stdoutLogContainsFold", "stderrLog", "stderrLogNEQ", "stderrLogIn", "stderrLogNotIn", "stderrLogGT", "stderrLogGTE", "stderrLogLT", "stderrLogLTE", "stderrLogContains", "stderrLogHasPrefix", "stderrLogHasSuffix", "stderrLogEqualFold", "stderrLogContainsFold", "maxMemoryUsage", "maxMemoryUsageNEQ", "maxMemoryUsageIn", "maxMemoryUsageNotIn", "maxMemoryUsageGT", "maxMemoryUsageGTE", "maxMemoryUsageLT", "maxMemoryUsageLTE", "maxMemoryUsageIsNil", "maxMemoryUsageNotNil", "cpuUsagePercent", "cpuUsagePercentNEQ", "cpuUsagePercentIn", "cpuUsagePercentNotIn", "cpuUsagePercentGT", "cpuUsagePercentGTE", "cpuUsagePercentLT", "cpuUsagePercentLTE", "cpuUsagePercentIsNil", "cpuUsagePercentNotNil", "image", "imageNEQ", "imageIn", "imageNotIn", "imageGT", "imageGTE", "imageLT", "imageLTE", "imageContains", "imageHasPrefix", "imageHasSuffix", "imageEqualFold", "imageContainsFold", "workingDirectory", "workingDirectoryNEQ", "workingDirectoryIn", "workingDirectoryNotIn", "workingDirectoryGT", "workingDirectoryGTE", "workingDirectoryLT", "workingDirectoryLTE", "workingDirectoryContains", "workingDirectoryHasPrefix", "workingDirectoryHasSuffix", "workingDirectoryEqualFold", "workingDirectoryContainsFold", "memoryLimit", "memoryLimitNEQ", "memoryLimitIn", "memoryLimitNotIn", "memoryLimitGT", "memoryLimitGTE", "memoryLimitLT", "memoryLimitLTE", "memoryLimitIsNil", "memoryLimitNotNil", "cpuLimit", "cpuLimitNEQ", "cpuLimitIn", "cpuLimitNotIn", "cpuLimitGT", "cpuLimitGTE", "cpuLimitLT", "cpuLimitLTE", "cpuLimitIsNil", "cpuLimitNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "executorType", "executorTypeNEQ", "executorTypeIn", "executorTypeNotIn", "externalExecutionID", "externalExecutionIDNEQ", "externalExecutionIDIn", "externalExecutionIDNotIn", "externalExecutionIDGT", "externalExecutionIDGTE", "externalExecutionIDLT", "externalExecutionIDLTE", "externalExecutionIDContains", "externalExecutionIDHasPrefix", "externalExecutionIDHasSuffix", "externalExecutionIDEqualFold", "externalExecutionIDContainsFold", "preferredExecutor", "preferredExecutorNEQ", "preferredExecutorIn", "preferredExecutorNotIn", "preferredExecutorGT", "preferredExecutorGTE", "preferredExecutorLT", "preferredExecutorLTE", "preferredExecutorContains", "preferredExecutorHasPrefix", "preferredExecutorHasSuffix", "preferredExecutorEqualFold", "preferredExecutorContainsFold", "routingReason", "routingReasonNEQ", "routingReasonIn", "routingReasonNotIn", "routingReasonGT", "routingReasonGTE", "routingReasonLT", "routingReasonLTE", "routingReasonContains", "routingReasonHasPrefix", "routingReasonHasSuffix", "routingReasonEqualFold", "routingReasonContainsFold", "estimatedCost", "estimatedCostNEQ", "estimatedCostIn", "estimatedCostNotIn", "estimatedCostGT", "estimatedCostGTE", "estimatedCostLT", "estimatedCostLTE", "estimatedCostIsNil", "estimatedCostNotNil", "actualCost", "actualCostNEQ", "actualCostIn", "actualCostNotIn", "actualCostGT", "actualCostGTE", "actualCostLT", "actualCostLTE", "actualCostIsNil", "actualCostNotNil", "queuedAt", "queuedAtNEQ", "queuedAtIn", "queuedAtNotIn", "queuedAtGT", "queuedAtGTE", "queuedAtLT", "queuedAtLTE", "queuedAtIsNil", "queuedAtNotNil", "scheduledFor", "scheduledForNEQ", "scheduledForIn", "scheduledForNotIn", "scheduledForGT", "scheduledForGTE", "scheduledForLT", "scheduledForLTE", "scheduledForIsNil", "scheduledForNotNil", "launchedAt", "launchedAtNEQ", "launchedAtIn", "launchedAtNotIn", "launchedAtGT", "launchedAtGTE", "launchedAtLT", "launchedAtLTE", "launchedAtIsNil", "launchedAtNotNil", "retryCount", "retryCountNEQ", "retryCountIn", "retryCountNotIn", "retryCountGT", "retryCountGTE", "retryCountLT", "retryCountLTE", "maxRetries", "maxRetriesNEQ", "maxRetriesIn", "maxRetriesNotIn", "maxRetriesGT", "maxRetriesGTE", "maxRetriesLT", "maxRetriesLTE", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "priorityGT", "priorityGTE", "priorityLT", "priorityLTE", "retryStrategy", "retryStrategyNEQ", "retryStrategyIn", "retryStrategyNotIn", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "lastErrorAt", "lastErrorAtNEQ", "lastErrorAtIn", "lastErrorAtNotIn", "lastErrorAtGT", "lastErrorAtGTE", "lastErrorAtLT", "lastErrorAtLTE", "lastErrorAtIsNil", "lastErrorAtNotNil", "idempotencyKey", "idempotencyKeyNEQ", "idempotencyKeyIn", "idempotencyKeyNotIn", "idempotencyKeyGT", "idempotencyKeyGTE", "idempotencyKeyLT", "idempotencyKeyLTE", "idempotencyKeyContains", "idempotencyKeyHasPrefix", "idempotencyKeyHasSuffix", "idempotencyKeyIsNil", "idempotencyKeyNotNil", "idempotencyKeyEqualFold", "idempotencyKeyContainsFold", "oomKilled", "oomKilledNEQ", "leaseOwner", "leaseOwnerNEQ", "leaseOwnerIn", "leaseOwnerNotIn", "leaseOwnerGT", "leaseOwnerGTE", "leaseOwnerLT", "leaseOwnerLTE", "leaseOwnerContains", "leaseOwnerHasPrefix", "leaseOwnerHasSuffix", "leaseOwnerEqualFold", "leaseOwnerContainsFold", "leaseExpiresAt", "leaseExpiresAtNEQ", "leaseExpiresAtIn", "leaseExpiresAtNotIn", "leaseExpiresAtGT", "leaseExpiresAtGTE", "leaseExpiresAtLT", "leaseExpiresAtLTE", "leaseExpiresAtIsNil", "leaseExpiresAtNotNil", "maxCost", "maxCostNEQ", "maxCostIn", "maxCostNotIn", "maxCostGT", "maxCostGTE", "maxCostLT", "maxCostLTE", "maxCostIsNil", "maxCostNotNil", "maxStartupSeconds", "maxStartupSecondsNEQ", "maxStartupSecondsIn", "maxStartupSecondsNotIn", "maxStartupSecondsGT", "maxStartupSecondsGTE", "maxStartupSecondsLT", "maxStartupSecondsLTE", "maxStartupSecondsIsNil", "maxStartupSecondsNotNil", "hasTemplate", "hasTemplateWith", "hasDockerHost", "hasDockerHostWith", "hasEvents", "hasEventsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17382,6 +17433,76 @@ func (ec *executionContext) unmarshalInputContainerJobWhereInput(ctx context.Con
 				return it, err
 			}
 			it.MaxCostNotNil = data
+		case "maxStartupSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSeconds = data
+		case "maxStartupSecondsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSecondsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSecondsNEQ = data
+		case "maxStartupSecondsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSecondsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSecondsIn = data
+		case "maxStartupSecondsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSecondsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSecondsNotIn = data
+		case "maxStartupSecondsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSecondsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSecondsGT = data
+		case "maxStartupSecondsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSecondsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSecondsGTE = data
+		case "maxStartupSecondsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSecondsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSecondsLT = data
+		case "maxStartupSecondsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSecondsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSecondsLTE = data
+		case "maxStartupSecondsIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSecondsIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSecondsIsNil = data
+		case "maxStartupSecondsNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSecondsNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSecondsNotNil = data
 		case "hasTemplate":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTemplate"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -21287,7 +21408,7 @@ func (ec *executionContext) unmarshalInputSubmitJobInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"templateID", "name", "image", "command", "environment", "workingDirectory", "memoryLimit", "cpuLimit", "timeoutSeconds", "priority", "maxRetries", "retryStrategy", "scheduledFor", "preferredExecutor", "hostID", "idempotencyKey", "labels", "maxCost"}
+	fieldsInOrder := [...]string{"templateID", "name", "image", "command", "environment", "workingDirectory", "memoryLimit", "cpuLimit", "timeoutSeconds", "priority", "maxRetries", "retryStrategy", "scheduledFor", "preferredExecutor", "hostID", "idempotencyKey", "labels", "maxCost", "maxStartupSeconds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21420,6 +21541,13 @@ func (ec *executionContext) unmarshalInputSubmitJobInput(ctx context.Context, ob
 				return it, err
 			}
 			it.MaxCost = data
+		case "maxStartupSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxStartupSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxStartupSeconds = data
 		}
 	}
 	return it, nil
@@ -22531,6 +22659,11 @@ func (ec *executionContext) _ContainerJob(ctx context.Context, sel ast.Selection
 			}
 		case "maxCost":
 			out.Values[i] = ec._ContainerJob_maxCost(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxStartupSeconds":
+			out.Values[i] = ec._ContainerJob_maxStartupSeconds(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

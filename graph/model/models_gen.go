@@ -134,6 +134,8 @@ type SubmitJobInput struct {
 	Labels         schematype.StringMap `json:"labels,omitempty"`
 	// Most this job may cost in USD: hosts whose estimate is higher are not used.
 	MaxCost *schematype.Decimal `json:"maxCost,omitempty"`
+	// Start-latency bound in seconds: hosts whose average startup is longer are not used.
+	MaxStartupSeconds *int `json:"maxStartupSeconds,omitempty"`
 }
 
 type SubmitJobPayload struct {
