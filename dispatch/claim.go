@@ -24,6 +24,9 @@ import (
 // (submitJob hostID or routeJob); the router treats it as explicit.
 const metaPinnedHost = "pinned_host_id"
 
+// metaAvoidHost names the host the previous attempt failed on.
+const metaAvoidHost = "avoid_host_id"
+
 // claimAll claims batches until one comes back short; it reports whether
 // the last batch was full (more work may be waiting).
 func (d *Dispatcher) claimAll(ctx context.Context) (bool, error) {
@@ -135,6 +138,11 @@ func routingJob(j *ent.ContainerJob) routing.Job {
 	if s, ok := j.ExecutorMetadata[metaPinnedHost].(string); ok {
 		if id, err := uuid.Parse(s); err == nil {
 			rj.HostID = &id
+		}
+	}
+	if s, ok := j.ExecutorMetadata[metaAvoidHost].(string); ok {
+		if id, err := uuid.Parse(s); err == nil {
+			rj.AvoidHost = &id
 		}
 	}
 	if j.Edges.Template != nil {

@@ -509,9 +509,9 @@ func TestCostEstimatedAndActual(t *testing.T) {
 	})
 }
 
-// TestCircuitBreakerSpillsToAnotherHost: a host whose launches keep failing
-// for infrastructure reasons is taken out of routing after three failures,
-// and the job spills to another host.
+// TestCircuitBreakerSpillsToAnotherHost: a failed launch makes the retry
+// spill to another host, and a host whose launches keep failing for
+// infrastructure reasons leaves routing after three failures.
 func TestCircuitBreakerSpillsToAnotherHost(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dialect string) {
 		db := storetest.Open(t, dialect)
@@ -521,16 +521,21 @@ func TestCircuitBreakerSpillsToAnotherHost(t *testing.T) {
 		broken := e.host("broken", 10, map[string]any{"launch_error": "daemon not responding"})
 		spare := e.host("spare", 2, nil)
 		e.start()
-		j := e.submit(dispatch.SubmitInput{MaxRetries: ptr(5)})
-		done := e.wait(j.ID, st.StatusCompleted, st.StatusFailed)
-		if done.Status != st.StatusCompleted || *done.DockerHostID != spare.ID {
-			t.Fatalf("job %s on %v, want completed on the spare host (%s)", done.Status, done.DockerHostID, done.LastError)
+		for i := range 3 {
+			j := e.submit(dispatch.SubmitInput{MaxRetries: ptr(5)})
+			done := e.wait(j.ID, st.StatusCompleted, st.StatusFailed)
+			if done.Status != st.StatusCompleted || *done.DockerHostID != spare.ID || done.RetryCount != 1 {
+				t.Fatalf("job %d: %s on %v after %d retries, want completed on the spare host after one (%s)", i, done.Status, done.DockerHostID, done.RetryCount, done.LastError)
+			}
 		}
 		if f := e.c.ExecutorHost.GetX(context.Background(), broken.ID).HealthCheckFailures; f < 3 {
-			t.Errorf("broken host has %d failures recorded", f)
+			t.Fatalf("broken host has %d failures recorded", f)
 		}
-		if done.RetryCount < 3 {
-			t.Errorf("retries %d: the job should have tried the broken host until its breaker opened", done.RetryCount)
+		// The breaker is open: the next job never tries the broken host.
+		j := e.submit(dispatch.SubmitInput{})
+		done := e.wait(j.ID, st.StatusCompleted, st.StatusFailed)
+		if done.RetryCount != 0 || *done.DockerHostID != spare.ID || !contains(done.RoutingReason, "unhealthy") {
+			t.Errorf("after the breaker opened: %d retries on %v, reason %q", done.RetryCount, done.DockerHostID, done.RoutingReason)
 		}
 	})
 }

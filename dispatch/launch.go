@@ -269,9 +269,19 @@ func (d *Dispatcher) requeue(j *ent.ContainerJob) Change {
 	at := d.now().Add(delay)
 	next := j.RetryCount + 1
 	pinned := j.ExecutorMetadata[metaPinnedHost] != nil
+	// The next attempt prefers another host than the one that just failed
+	// (a spill to the next eligible backend), unless the job is pinned.
+	meta := make(map[string]any, len(j.ExecutorMetadata)+1)
+	for k, v := range j.ExecutorMetadata {
+		meta[k] = v
+	}
+	if j.DockerHostID != nil {
+		meta[metaAvoidHost] = j.DockerHostID.String()
+	}
 	return Change{Job: j, To: st.StatusQueued, Reason: fmt.Sprintf("retry %d of %d in %s", next, j.MaxRetries, delay.Round(time.Millisecond)),
 		Set: func(u *ent.ContainerJobUpdate) {
-			u.SetRetryCount(next).SetScheduledFor(at).SetContainerID("").SetExternalExecutionID("").ClearExitCode()
+			u.SetRetryCount(next).SetScheduledFor(at).SetContainerID("").SetExternalExecutionID("").ClearExitCode().
+				SetExecutorMetadata(meta)
 			if !pinned {
 				u.ClearDockerHostID()
 			}

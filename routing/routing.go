@@ -90,6 +90,9 @@ type Job struct {
 	MaxCost schematype.Decimal
 	// MaxStartup excludes hosts whose average startup is longer (seconds; 0: no bound).
 	MaxStartup int
+	// AvoidHost is where the previous attempt failed to launch: it ranks
+	// after every other eligible host, so the retry spills elsewhere.
+	AvoidHost *uuid.UUID
 }
 
 // Candidate is one host considered for a job.
@@ -98,6 +101,7 @@ type Candidate struct {
 	Eligible bool
 	Reason   string
 	Score    float64
+	avoided  bool // the previous attempt failed to launch here
 	priced   bool
 	costKey  int64 // the estimate in 1/10000 USD
 }
@@ -153,6 +157,9 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 		if h.priced {
 			c.priced, c.costKey = true, h.costKey(job.Vars.TimeoutSeconds)
 		}
+		if c.Eligible && job.AvoidHost != nil && *job.AvoidHost == h.ID {
+			c.avoided, c.Reason = true, "eligible, but the previous attempt failed to launch here"
+		}
 		if c.Eligible && c.priced && job.MaxCost.Valid && c.EstimatedCost().NullDecimal.Decimal.GreaterThan(job.MaxCost.NullDecimal.Decimal) {
 			c.Eligible = false
 			c.Reason = fmt.Sprintf("estimate %s over the job's maxCost %s", c.EstimatedCost(), job.MaxCost)
@@ -202,12 +209,19 @@ func (p Policy) byRule(job Job, sorted []Candidate) (*Host, string) {
 	return nil, ""
 }
 
-// compare orders candidates best first: eligible, cheapest estimate (hosts
+// compare orders candidates best first: eligible, not where the last
+// attempt failed, cheapest estimate (hosts
 // without prices count as free), fastest average startup, most free slots
 // and weight (the score), then name and id.
 func compare(a, b Candidate) int {
 	if a.Eligible != b.Eligible {
 		if a.Eligible {
+			return -1
+		}
+		return 1
+	}
+	if a.avoided != b.avoided {
+		if b.avoided {
 			return -1
 		}
 		return 1

@@ -117,3 +117,13 @@ func TestStartLatencyBound(t *testing.T) {
 		t.Fatalf("decision %v: %s", d.Host, d.Reason)
 	}
 }
+
+func TestRetryAvoidsFailedHost(t *testing.T) {
+	a, b := host("a", "mock", 0, 9), host("b", "mock", 0, 2)
+	if d := (Policy{}).Route(Job{AvoidHost: &a.ID}, []Host{a, b}); d.Host.Name != "b" {
+		t.Errorf("retry went back to the failed host %s", d.Host.Name)
+	}
+	if d := (Policy{}).Route(Job{AvoidHost: &a.ID}, []Host{a}); d.Host == nil || d.Host.Name != "a" {
+		t.Errorf("with no other host the retry must still run: %v", d.Reason)
+	}
+}
