@@ -120,9 +120,14 @@ func (d *Dispatcher) hostSnapshot(ctx context.Context, tx *ent.Tx) ([]routing.Ho
 
 // routingHost is the router's view of a host row.
 func routingHost(h *ent.ExecutorHost) routing.Host {
-	return routing.Host{ID: h.ID, Name: h.Name, Type: h.ExecutorType, Active: h.IsActive, Current: h.CurrentJobCount,
+	rh := routing.Host{ID: h.ID, Name: h.Name, Type: h.ExecutorType, Active: h.IsActive, Current: h.CurrentJobCount,
 		Max: h.MaxConcurrentJobs, HealthFailures: h.HealthCheckFailures, Weight: h.Weight,
-		CostPerHour: h.CostPerHour, CostPerJob: h.CostPerJob, AvgStartup: derefInt(h.AverageStartupTime)}
+		CostPerHour: h.CostPerHour, CostPerJob: h.CostPerJob, AvgStartup: derefInt(h.AverageStartupTime),
+		MemoryMB: derefInt(h.MemoryCapacityMB)}
+	if h.CPUCapacity != nil {
+		rh.CPU = *h.CPUCapacity
+	}
+	return rh
 }
 
 func derefInt(p *int) int {

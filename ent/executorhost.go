@@ -58,6 +58,10 @@ type ExecutorHost struct {
 	HealthCheckFailures int `json:"health_check_failures,omitempty"`
 	// Routing weight: among equally good hosts, a higher weight is preferred
 	Weight int `json:"weight,omitempty"`
+	// Largest memory (MB) one job may ask for on this host; jobs needing more are routed elsewhere. Null: no limit
+	MemoryCapacityMB *int `json:"memory_capacity_mb,omitempty"`
+	// Most CPU cores one job may ask for on this host; null: no limit
+	CPUCapacity *float64 `json:"cpu_capacity,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ExecutorHostQuery when eager-loading is set.
 	Edges        ExecutorHostEdges `json:"edges"`
@@ -97,7 +101,9 @@ func (*ExecutorHost) scanValues(columns []string) ([]any, error) {
 			values[i] = new(schematype.Decimal)
 		case executorhost.FieldIsActive, executorhost.FieldTLSEnabled, executorhost.FieldTLSVerify, executorhost.FieldAutoPullImages:
 			values[i] = new(sql.NullBool)
-		case executorhost.FieldMaxConcurrentJobs, executorhost.FieldCurrentJobCount, executorhost.FieldAverageStartupTime, executorhost.FieldHealthCheckFailures, executorhost.FieldWeight:
+		case executorhost.FieldCPUCapacity:
+			values[i] = new(sql.NullFloat64)
+		case executorhost.FieldMaxConcurrentJobs, executorhost.FieldCurrentJobCount, executorhost.FieldAverageStartupTime, executorhost.FieldHealthCheckFailures, executorhost.FieldWeight, executorhost.FieldMemoryCapacityMB:
 			values[i] = new(sql.NullInt64)
 		case executorhost.FieldName, executorhost.FieldHostType, executorhost.FieldConnectionString, executorhost.FieldExecutorType:
 			values[i] = new(sql.NullString)
@@ -244,6 +250,20 @@ func (_m *ExecutorHost) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Weight = int(value.Int64)
 			}
+		case executorhost.FieldMemoryCapacityMB:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field memory_capacity_mb", values[i])
+			} else if value.Valid {
+				_m.MemoryCapacityMB = new(int)
+				*_m.MemoryCapacityMB = int(value.Int64)
+			}
+		case executorhost.FieldCPUCapacity:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field cpu_capacity", values[i])
+			} else if value.Valid {
+				_m.CPUCapacity = new(float64)
+				*_m.CPUCapacity = value.Float64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -344,6 +364,16 @@ func (_m *ExecutorHost) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("weight=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Weight))
+	builder.WriteString(", ")
+	if v := _m.MemoryCapacityMB; v != nil {
+		builder.WriteString("memory_capacity_mb=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.CPUCapacity; v != nil {
+		builder.WriteString("cpu_capacity=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -276,6 +276,34 @@ func (_c *ExecutorHostCreate) SetNillableWeight(v *int) *ExecutorHostCreate {
 	return _c
 }
 
+// SetMemoryCapacityMB sets the "memory_capacity_mb" field.
+func (_c *ExecutorHostCreate) SetMemoryCapacityMB(v int) *ExecutorHostCreate {
+	_c.mutation.SetMemoryCapacityMB(v)
+	return _c
+}
+
+// SetNillableMemoryCapacityMB sets the "memory_capacity_mb" field if the given value is not nil.
+func (_c *ExecutorHostCreate) SetNillableMemoryCapacityMB(v *int) *ExecutorHostCreate {
+	if v != nil {
+		_c.SetMemoryCapacityMB(*v)
+	}
+	return _c
+}
+
+// SetCPUCapacity sets the "cpu_capacity" field.
+func (_c *ExecutorHostCreate) SetCPUCapacity(v float64) *ExecutorHostCreate {
+	_c.mutation.SetCPUCapacity(v)
+	return _c
+}
+
+// SetNillableCPUCapacity sets the "cpu_capacity" field if the given value is not nil.
+func (_c *ExecutorHostCreate) SetNillableCPUCapacity(v *float64) *ExecutorHostCreate {
+	if v != nil {
+		_c.SetCPUCapacity(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ExecutorHostCreate) SetID(v uuid.UUID) *ExecutorHostCreate {
 	_c.mutation.SetID(v)
@@ -491,6 +519,16 @@ func (_c *ExecutorHostCreate) check() error {
 			return &ValidationError{Name: "weight", err: fmt.Errorf(`ent: validator failed for field "ExecutorHost.weight": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.MemoryCapacityMB(); ok {
+		if err := executorhost.MemoryCapacityMBValidator(v); err != nil {
+			return &ValidationError{Name: "memory_capacity_mb", err: fmt.Errorf(`ent: validator failed for field "ExecutorHost.memory_capacity_mb": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.CPUCapacity(); ok {
+		if err := executorhost.CPUCapacityValidator(v); err != nil {
+			return &ValidationError{Name: "cpu_capacity", err: fmt.Errorf(`ent: validator failed for field "ExecutorHost.cpu_capacity": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -602,6 +640,14 @@ func (_c *ExecutorHostCreate) createSpec() (*ExecutorHost, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.Weight(); ok {
 		_spec.SetField(executorhost.FieldWeight, field.TypeInt, value)
 		_node.Weight = value
+	}
+	if value, ok := _c.mutation.MemoryCapacityMB(); ok {
+		_spec.SetField(executorhost.FieldMemoryCapacityMB, field.TypeInt, value)
+		_node.MemoryCapacityMB = &value
+	}
+	if value, ok := _c.mutation.CPUCapacity(); ok {
+		_spec.SetField(executorhost.FieldCPUCapacity, field.TypeFloat64, value)
+		_node.CPUCapacity = &value
 	}
 	if nodes := _c.mutation.JobsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -944,6 +990,54 @@ func (u *ExecutorHostUpsert) UpdateWeight() *ExecutorHostUpsert {
 // AddWeight adds v to the "weight" field.
 func (u *ExecutorHostUpsert) AddWeight(v int) *ExecutorHostUpsert {
 	u.Add(executorhost.FieldWeight, v)
+	return u
+}
+
+// SetMemoryCapacityMB sets the "memory_capacity_mb" field.
+func (u *ExecutorHostUpsert) SetMemoryCapacityMB(v int) *ExecutorHostUpsert {
+	u.Set(executorhost.FieldMemoryCapacityMB, v)
+	return u
+}
+
+// UpdateMemoryCapacityMB sets the "memory_capacity_mb" field to the value that was provided on create.
+func (u *ExecutorHostUpsert) UpdateMemoryCapacityMB() *ExecutorHostUpsert {
+	u.SetExcluded(executorhost.FieldMemoryCapacityMB)
+	return u
+}
+
+// AddMemoryCapacityMB adds v to the "memory_capacity_mb" field.
+func (u *ExecutorHostUpsert) AddMemoryCapacityMB(v int) *ExecutorHostUpsert {
+	u.Add(executorhost.FieldMemoryCapacityMB, v)
+	return u
+}
+
+// ClearMemoryCapacityMB clears the value of the "memory_capacity_mb" field.
+func (u *ExecutorHostUpsert) ClearMemoryCapacityMB() *ExecutorHostUpsert {
+	u.SetNull(executorhost.FieldMemoryCapacityMB)
+	return u
+}
+
+// SetCPUCapacity sets the "cpu_capacity" field.
+func (u *ExecutorHostUpsert) SetCPUCapacity(v float64) *ExecutorHostUpsert {
+	u.Set(executorhost.FieldCPUCapacity, v)
+	return u
+}
+
+// UpdateCPUCapacity sets the "cpu_capacity" field to the value that was provided on create.
+func (u *ExecutorHostUpsert) UpdateCPUCapacity() *ExecutorHostUpsert {
+	u.SetExcluded(executorhost.FieldCPUCapacity)
+	return u
+}
+
+// AddCPUCapacity adds v to the "cpu_capacity" field.
+func (u *ExecutorHostUpsert) AddCPUCapacity(v float64) *ExecutorHostUpsert {
+	u.Add(executorhost.FieldCPUCapacity, v)
+	return u
+}
+
+// ClearCPUCapacity clears the value of the "cpu_capacity" field.
+func (u *ExecutorHostUpsert) ClearCPUCapacity() *ExecutorHostUpsert {
+	u.SetNull(executorhost.FieldCPUCapacity)
 	return u
 }
 
@@ -1317,6 +1411,62 @@ func (u *ExecutorHostUpsertOne) AddWeight(v int) *ExecutorHostUpsertOne {
 func (u *ExecutorHostUpsertOne) UpdateWeight() *ExecutorHostUpsertOne {
 	return u.Update(func(s *ExecutorHostUpsert) {
 		s.UpdateWeight()
+	})
+}
+
+// SetMemoryCapacityMB sets the "memory_capacity_mb" field.
+func (u *ExecutorHostUpsertOne) SetMemoryCapacityMB(v int) *ExecutorHostUpsertOne {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.SetMemoryCapacityMB(v)
+	})
+}
+
+// AddMemoryCapacityMB adds v to the "memory_capacity_mb" field.
+func (u *ExecutorHostUpsertOne) AddMemoryCapacityMB(v int) *ExecutorHostUpsertOne {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.AddMemoryCapacityMB(v)
+	})
+}
+
+// UpdateMemoryCapacityMB sets the "memory_capacity_mb" field to the value that was provided on create.
+func (u *ExecutorHostUpsertOne) UpdateMemoryCapacityMB() *ExecutorHostUpsertOne {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.UpdateMemoryCapacityMB()
+	})
+}
+
+// ClearMemoryCapacityMB clears the value of the "memory_capacity_mb" field.
+func (u *ExecutorHostUpsertOne) ClearMemoryCapacityMB() *ExecutorHostUpsertOne {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.ClearMemoryCapacityMB()
+	})
+}
+
+// SetCPUCapacity sets the "cpu_capacity" field.
+func (u *ExecutorHostUpsertOne) SetCPUCapacity(v float64) *ExecutorHostUpsertOne {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.SetCPUCapacity(v)
+	})
+}
+
+// AddCPUCapacity adds v to the "cpu_capacity" field.
+func (u *ExecutorHostUpsertOne) AddCPUCapacity(v float64) *ExecutorHostUpsertOne {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.AddCPUCapacity(v)
+	})
+}
+
+// UpdateCPUCapacity sets the "cpu_capacity" field to the value that was provided on create.
+func (u *ExecutorHostUpsertOne) UpdateCPUCapacity() *ExecutorHostUpsertOne {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.UpdateCPUCapacity()
+	})
+}
+
+// ClearCPUCapacity clears the value of the "cpu_capacity" field.
+func (u *ExecutorHostUpsertOne) ClearCPUCapacity() *ExecutorHostUpsertOne {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.ClearCPUCapacity()
 	})
 }
 
@@ -1857,6 +2007,62 @@ func (u *ExecutorHostUpsertBulk) AddWeight(v int) *ExecutorHostUpsertBulk {
 func (u *ExecutorHostUpsertBulk) UpdateWeight() *ExecutorHostUpsertBulk {
 	return u.Update(func(s *ExecutorHostUpsert) {
 		s.UpdateWeight()
+	})
+}
+
+// SetMemoryCapacityMB sets the "memory_capacity_mb" field.
+func (u *ExecutorHostUpsertBulk) SetMemoryCapacityMB(v int) *ExecutorHostUpsertBulk {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.SetMemoryCapacityMB(v)
+	})
+}
+
+// AddMemoryCapacityMB adds v to the "memory_capacity_mb" field.
+func (u *ExecutorHostUpsertBulk) AddMemoryCapacityMB(v int) *ExecutorHostUpsertBulk {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.AddMemoryCapacityMB(v)
+	})
+}
+
+// UpdateMemoryCapacityMB sets the "memory_capacity_mb" field to the value that was provided on create.
+func (u *ExecutorHostUpsertBulk) UpdateMemoryCapacityMB() *ExecutorHostUpsertBulk {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.UpdateMemoryCapacityMB()
+	})
+}
+
+// ClearMemoryCapacityMB clears the value of the "memory_capacity_mb" field.
+func (u *ExecutorHostUpsertBulk) ClearMemoryCapacityMB() *ExecutorHostUpsertBulk {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.ClearMemoryCapacityMB()
+	})
+}
+
+// SetCPUCapacity sets the "cpu_capacity" field.
+func (u *ExecutorHostUpsertBulk) SetCPUCapacity(v float64) *ExecutorHostUpsertBulk {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.SetCPUCapacity(v)
+	})
+}
+
+// AddCPUCapacity adds v to the "cpu_capacity" field.
+func (u *ExecutorHostUpsertBulk) AddCPUCapacity(v float64) *ExecutorHostUpsertBulk {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.AddCPUCapacity(v)
+	})
+}
+
+// UpdateCPUCapacity sets the "cpu_capacity" field to the value that was provided on create.
+func (u *ExecutorHostUpsertBulk) UpdateCPUCapacity() *ExecutorHostUpsertBulk {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.UpdateCPUCapacity()
+	})
+}
+
+// ClearCPUCapacity clears the value of the "cpu_capacity" field.
+func (u *ExecutorHostUpsertBulk) ClearCPUCapacity() *ExecutorHostUpsertBulk {
+	return u.Update(func(s *ExecutorHostUpsert) {
+		s.ClearCPUCapacity()
 	})
 }
 

@@ -333,6 +333,60 @@ func (_u *ExecutorHostUpdate) AddWeight(v int) *ExecutorHostUpdate {
 	return _u
 }
 
+// SetMemoryCapacityMB sets the "memory_capacity_mb" field.
+func (_u *ExecutorHostUpdate) SetMemoryCapacityMB(v int) *ExecutorHostUpdate {
+	_u.mutation.ResetMemoryCapacityMB()
+	_u.mutation.SetMemoryCapacityMB(v)
+	return _u
+}
+
+// SetNillableMemoryCapacityMB sets the "memory_capacity_mb" field if the given value is not nil.
+func (_u *ExecutorHostUpdate) SetNillableMemoryCapacityMB(v *int) *ExecutorHostUpdate {
+	if v != nil {
+		_u.SetMemoryCapacityMB(*v)
+	}
+	return _u
+}
+
+// AddMemoryCapacityMB adds value to the "memory_capacity_mb" field.
+func (_u *ExecutorHostUpdate) AddMemoryCapacityMB(v int) *ExecutorHostUpdate {
+	_u.mutation.AddMemoryCapacityMB(v)
+	return _u
+}
+
+// ClearMemoryCapacityMB clears the value of the "memory_capacity_mb" field.
+func (_u *ExecutorHostUpdate) ClearMemoryCapacityMB() *ExecutorHostUpdate {
+	_u.mutation.ClearMemoryCapacityMB()
+	return _u
+}
+
+// SetCPUCapacity sets the "cpu_capacity" field.
+func (_u *ExecutorHostUpdate) SetCPUCapacity(v float64) *ExecutorHostUpdate {
+	_u.mutation.ResetCPUCapacity()
+	_u.mutation.SetCPUCapacity(v)
+	return _u
+}
+
+// SetNillableCPUCapacity sets the "cpu_capacity" field if the given value is not nil.
+func (_u *ExecutorHostUpdate) SetNillableCPUCapacity(v *float64) *ExecutorHostUpdate {
+	if v != nil {
+		_u.SetCPUCapacity(*v)
+	}
+	return _u
+}
+
+// AddCPUCapacity adds value to the "cpu_capacity" field.
+func (_u *ExecutorHostUpdate) AddCPUCapacity(v float64) *ExecutorHostUpdate {
+	_u.mutation.AddCPUCapacity(v)
+	return _u
+}
+
+// ClearCPUCapacity clears the value of the "cpu_capacity" field.
+func (_u *ExecutorHostUpdate) ClearCPUCapacity() *ExecutorHostUpdate {
+	_u.mutation.ClearCPUCapacity()
+	return _u
+}
+
 // AddJobIDs adds the "jobs" edge to the ContainerJob entity by IDs.
 func (_u *ExecutorHostUpdate) AddJobIDs(ids ...uuid.UUID) *ExecutorHostUpdate {
 	_u.mutation.AddJobIDs(ids...)
@@ -457,6 +511,16 @@ func (_u *ExecutorHostUpdate) check() error {
 			return &ValidationError{Name: "weight", err: fmt.Errorf(`ent: validator failed for field "ExecutorHost.weight": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MemoryCapacityMB(); ok {
+		if err := executorhost.MemoryCapacityMBValidator(v); err != nil {
+			return &ValidationError{Name: "memory_capacity_mb", err: fmt.Errorf(`ent: validator failed for field "ExecutorHost.memory_capacity_mb": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.CPUCapacity(); ok {
+		if err := executorhost.CPUCapacityValidator(v); err != nil {
+			return &ValidationError{Name: "cpu_capacity", err: fmt.Errorf(`ent: validator failed for field "ExecutorHost.cpu_capacity": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -561,6 +625,24 @@ func (_u *ExecutorHostUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if value, ok := _u.mutation.AddedWeight(); ok {
 		_spec.AddField(executorhost.FieldWeight, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.MemoryCapacityMB(); ok {
+		_spec.SetField(executorhost.FieldMemoryCapacityMB, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMemoryCapacityMB(); ok {
+		_spec.AddField(executorhost.FieldMemoryCapacityMB, field.TypeInt, value)
+	}
+	if _u.mutation.MemoryCapacityMBCleared() {
+		_spec.ClearField(executorhost.FieldMemoryCapacityMB, field.TypeInt)
+	}
+	if value, ok := _u.mutation.CPUCapacity(); ok {
+		_spec.SetField(executorhost.FieldCPUCapacity, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedCPUCapacity(); ok {
+		_spec.AddField(executorhost.FieldCPUCapacity, field.TypeFloat64, value)
+	}
+	if _u.mutation.CPUCapacityCleared() {
+		_spec.ClearField(executorhost.FieldCPUCapacity, field.TypeFloat64)
 	}
 	if _u.mutation.JobsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -930,6 +1012,60 @@ func (_u *ExecutorHostUpdateOne) AddWeight(v int) *ExecutorHostUpdateOne {
 	return _u
 }
 
+// SetMemoryCapacityMB sets the "memory_capacity_mb" field.
+func (_u *ExecutorHostUpdateOne) SetMemoryCapacityMB(v int) *ExecutorHostUpdateOne {
+	_u.mutation.ResetMemoryCapacityMB()
+	_u.mutation.SetMemoryCapacityMB(v)
+	return _u
+}
+
+// SetNillableMemoryCapacityMB sets the "memory_capacity_mb" field if the given value is not nil.
+func (_u *ExecutorHostUpdateOne) SetNillableMemoryCapacityMB(v *int) *ExecutorHostUpdateOne {
+	if v != nil {
+		_u.SetMemoryCapacityMB(*v)
+	}
+	return _u
+}
+
+// AddMemoryCapacityMB adds value to the "memory_capacity_mb" field.
+func (_u *ExecutorHostUpdateOne) AddMemoryCapacityMB(v int) *ExecutorHostUpdateOne {
+	_u.mutation.AddMemoryCapacityMB(v)
+	return _u
+}
+
+// ClearMemoryCapacityMB clears the value of the "memory_capacity_mb" field.
+func (_u *ExecutorHostUpdateOne) ClearMemoryCapacityMB() *ExecutorHostUpdateOne {
+	_u.mutation.ClearMemoryCapacityMB()
+	return _u
+}
+
+// SetCPUCapacity sets the "cpu_capacity" field.
+func (_u *ExecutorHostUpdateOne) SetCPUCapacity(v float64) *ExecutorHostUpdateOne {
+	_u.mutation.ResetCPUCapacity()
+	_u.mutation.SetCPUCapacity(v)
+	return _u
+}
+
+// SetNillableCPUCapacity sets the "cpu_capacity" field if the given value is not nil.
+func (_u *ExecutorHostUpdateOne) SetNillableCPUCapacity(v *float64) *ExecutorHostUpdateOne {
+	if v != nil {
+		_u.SetCPUCapacity(*v)
+	}
+	return _u
+}
+
+// AddCPUCapacity adds value to the "cpu_capacity" field.
+func (_u *ExecutorHostUpdateOne) AddCPUCapacity(v float64) *ExecutorHostUpdateOne {
+	_u.mutation.AddCPUCapacity(v)
+	return _u
+}
+
+// ClearCPUCapacity clears the value of the "cpu_capacity" field.
+func (_u *ExecutorHostUpdateOne) ClearCPUCapacity() *ExecutorHostUpdateOne {
+	_u.mutation.ClearCPUCapacity()
+	return _u
+}
+
 // AddJobIDs adds the "jobs" edge to the ContainerJob entity by IDs.
 func (_u *ExecutorHostUpdateOne) AddJobIDs(ids ...uuid.UUID) *ExecutorHostUpdateOne {
 	_u.mutation.AddJobIDs(ids...)
@@ -1067,6 +1203,16 @@ func (_u *ExecutorHostUpdateOne) check() error {
 			return &ValidationError{Name: "weight", err: fmt.Errorf(`ent: validator failed for field "ExecutorHost.weight": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MemoryCapacityMB(); ok {
+		if err := executorhost.MemoryCapacityMBValidator(v); err != nil {
+			return &ValidationError{Name: "memory_capacity_mb", err: fmt.Errorf(`ent: validator failed for field "ExecutorHost.memory_capacity_mb": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.CPUCapacity(); ok {
+		if err := executorhost.CPUCapacityValidator(v); err != nil {
+			return &ValidationError{Name: "cpu_capacity", err: fmt.Errorf(`ent: validator failed for field "ExecutorHost.cpu_capacity": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1188,6 +1334,24 @@ func (_u *ExecutorHostUpdateOne) sqlSave(ctx context.Context) (_node *ExecutorHo
 	}
 	if value, ok := _u.mutation.AddedWeight(); ok {
 		_spec.AddField(executorhost.FieldWeight, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.MemoryCapacityMB(); ok {
+		_spec.SetField(executorhost.FieldMemoryCapacityMB, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMemoryCapacityMB(); ok {
+		_spec.AddField(executorhost.FieldMemoryCapacityMB, field.TypeInt, value)
+	}
+	if _u.mutation.MemoryCapacityMBCleared() {
+		_spec.ClearField(executorhost.FieldMemoryCapacityMB, field.TypeInt)
+	}
+	if value, ok := _u.mutation.CPUCapacity(); ok {
+		_spec.SetField(executorhost.FieldCPUCapacity, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedCPUCapacity(); ok {
+		_spec.AddField(executorhost.FieldCPUCapacity, field.TypeFloat64, value)
+	}
+	if _u.mutation.CPUCapacityCleared() {
+		_spec.ClearField(executorhost.FieldCPUCapacity, field.TypeFloat64)
 	}
 	if _u.mutation.JobsCleared() {
 		edge := &sqlgraph.EdgeSpec{

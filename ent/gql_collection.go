@@ -1034,6 +1034,16 @@ func (_q *ExecutorHostQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, executorhost.FieldWeight)
 				fieldSeen[executorhost.FieldWeight] = struct{}{}
 			}
+		case "memoryCapacityMB":
+			if _, ok := fieldSeen[executorhost.FieldMemoryCapacityMB]; !ok {
+				selectedFields = append(selectedFields, executorhost.FieldMemoryCapacityMB)
+				fieldSeen[executorhost.FieldMemoryCapacityMB] = struct{}{}
+			}
+		case "cpuCapacity":
+			if _, ok := fieldSeen[executorhost.FieldCPUCapacity]; !ok {
+				selectedFields = append(selectedFields, executorhost.FieldCPUCapacity)
+				fieldSeen[executorhost.FieldCPUCapacity] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -283,6 +283,8 @@ type CreateExecutorHostInput struct {
 	CostPerJob         *schematype.Decimal
 	AverageStartupTime *int
 	Weight             *int
+	MemoryCapacityMB   *int
+	CPUCapacity        *float64
 }
 
 // Mutate applies the CreateExecutorHostInput on the ExecutorHostMutation builder.
@@ -327,6 +329,12 @@ func (i *CreateExecutorHostInput) Mutate(m *ExecutorHostMutation) {
 	if v := i.Weight; v != nil {
 		m.SetWeight(*v)
 	}
+	if v := i.MemoryCapacityMB; v != nil {
+		m.SetMemoryCapacityMB(*v)
+	}
+	if v := i.CPUCapacity; v != nil {
+		m.SetCPUCapacity(*v)
+	}
 }
 
 // SetInput applies the change-set in the CreateExecutorHostInput on the ExecutorHostCreate builder.
@@ -355,6 +363,10 @@ type UpdateExecutorHostInput struct {
 	ClearAverageStartupTime bool
 	AverageStartupTime      *int
 	Weight                  *int
+	ClearMemoryCapacityMB   bool
+	MemoryCapacityMB        *int
+	ClearCPUCapacity        bool
+	CPUCapacity             *float64
 }
 
 // Mutate applies the UpdateExecutorHostInput on the ExecutorHostMutation builder.
@@ -412,6 +424,18 @@ func (i *UpdateExecutorHostInput) Mutate(m *ExecutorHostMutation) {
 	}
 	if v := i.Weight; v != nil {
 		m.SetWeight(*v)
+	}
+	if i.ClearMemoryCapacityMB {
+		m.ClearMemoryCapacityMB()
+	}
+	if v := i.MemoryCapacityMB; v != nil {
+		m.SetMemoryCapacityMB(*v)
+	}
+	if i.ClearCPUCapacity {
+		m.ClearCPUCapacity()
+	}
+	if v := i.CPUCapacity; v != nil {
+		m.SetCPUCapacity(*v)
 	}
 }
 

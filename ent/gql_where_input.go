@@ -3145,6 +3145,30 @@ type ExecutorHostWhereInput struct {
 	WeightLT    *int  `json:"weightLT,omitempty"`
 	WeightLTE   *int  `json:"weightLTE,omitempty"`
 
+	// "memory_capacity_mb" field predicates.
+	MemoryCapacityMB       *int  `json:"memoryCapacityMB,omitempty"`
+	MemoryCapacityMBNEQ    *int  `json:"memoryCapacityMBNEQ,omitempty"`
+	MemoryCapacityMBIn     []int `json:"memoryCapacityMBIn,omitempty"`
+	MemoryCapacityMBNotIn  []int `json:"memoryCapacityMBNotIn,omitempty"`
+	MemoryCapacityMBGT     *int  `json:"memoryCapacityMBGT,omitempty"`
+	MemoryCapacityMBGTE    *int  `json:"memoryCapacityMBGTE,omitempty"`
+	MemoryCapacityMBLT     *int  `json:"memoryCapacityMBLT,omitempty"`
+	MemoryCapacityMBLTE    *int  `json:"memoryCapacityMBLTE,omitempty"`
+	MemoryCapacityMBIsNil  bool  `json:"memoryCapacityMBIsNil,omitempty"`
+	MemoryCapacityMBNotNil bool  `json:"memoryCapacityMBNotNil,omitempty"`
+
+	// "cpu_capacity" field predicates.
+	CPUCapacity       *float64  `json:"cpuCapacity,omitempty"`
+	CPUCapacityNEQ    *float64  `json:"cpuCapacityNEQ,omitempty"`
+	CPUCapacityIn     []float64 `json:"cpuCapacityIn,omitempty"`
+	CPUCapacityNotIn  []float64 `json:"cpuCapacityNotIn,omitempty"`
+	CPUCapacityGT     *float64  `json:"cpuCapacityGT,omitempty"`
+	CPUCapacityGTE    *float64  `json:"cpuCapacityGTE,omitempty"`
+	CPUCapacityLT     *float64  `json:"cpuCapacityLT,omitempty"`
+	CPUCapacityLTE    *float64  `json:"cpuCapacityLTE,omitempty"`
+	CPUCapacityIsNil  bool      `json:"cpuCapacityIsNil,omitempty"`
+	CPUCapacityNotNil bool      `json:"cpuCapacityNotNil,omitempty"`
+
 	// "jobs" edge predicates.
 	HasJobs     *bool                     `json:"hasJobs,omitempty"`
 	HasJobsWith []*ContainerJobWhereInput `json:"hasJobsWith,omitempty"`
@@ -3634,6 +3658,66 @@ func (i *ExecutorHostWhereInput) P() (predicate.ExecutorHost, error) {
 	}
 	if i.WeightLTE != nil {
 		predicates = append(predicates, executorhost.WeightLTE(*i.WeightLTE))
+	}
+	if i.MemoryCapacityMB != nil {
+		predicates = append(predicates, executorhost.MemoryCapacityMBEQ(*i.MemoryCapacityMB))
+	}
+	if i.MemoryCapacityMBNEQ != nil {
+		predicates = append(predicates, executorhost.MemoryCapacityMBNEQ(*i.MemoryCapacityMBNEQ))
+	}
+	if len(i.MemoryCapacityMBIn) > 0 {
+		predicates = append(predicates, executorhost.MemoryCapacityMBIn(i.MemoryCapacityMBIn...))
+	}
+	if len(i.MemoryCapacityMBNotIn) > 0 {
+		predicates = append(predicates, executorhost.MemoryCapacityMBNotIn(i.MemoryCapacityMBNotIn...))
+	}
+	if i.MemoryCapacityMBGT != nil {
+		predicates = append(predicates, executorhost.MemoryCapacityMBGT(*i.MemoryCapacityMBGT))
+	}
+	if i.MemoryCapacityMBGTE != nil {
+		predicates = append(predicates, executorhost.MemoryCapacityMBGTE(*i.MemoryCapacityMBGTE))
+	}
+	if i.MemoryCapacityMBLT != nil {
+		predicates = append(predicates, executorhost.MemoryCapacityMBLT(*i.MemoryCapacityMBLT))
+	}
+	if i.MemoryCapacityMBLTE != nil {
+		predicates = append(predicates, executorhost.MemoryCapacityMBLTE(*i.MemoryCapacityMBLTE))
+	}
+	if i.MemoryCapacityMBIsNil {
+		predicates = append(predicates, executorhost.MemoryCapacityMBIsNil())
+	}
+	if i.MemoryCapacityMBNotNil {
+		predicates = append(predicates, executorhost.MemoryCapacityMBNotNil())
+	}
+	if i.CPUCapacity != nil {
+		predicates = append(predicates, executorhost.CPUCapacityEQ(*i.CPUCapacity))
+	}
+	if i.CPUCapacityNEQ != nil {
+		predicates = append(predicates, executorhost.CPUCapacityNEQ(*i.CPUCapacityNEQ))
+	}
+	if len(i.CPUCapacityIn) > 0 {
+		predicates = append(predicates, executorhost.CPUCapacityIn(i.CPUCapacityIn...))
+	}
+	if len(i.CPUCapacityNotIn) > 0 {
+		predicates = append(predicates, executorhost.CPUCapacityNotIn(i.CPUCapacityNotIn...))
+	}
+	if i.CPUCapacityGT != nil {
+		predicates = append(predicates, executorhost.CPUCapacityGT(*i.CPUCapacityGT))
+	}
+	if i.CPUCapacityGTE != nil {
+		predicates = append(predicates, executorhost.CPUCapacityGTE(*i.CPUCapacityGTE))
+	}
+	if i.CPUCapacityLT != nil {
+		predicates = append(predicates, executorhost.CPUCapacityLT(*i.CPUCapacityLT))
+	}
+	if i.CPUCapacityLTE != nil {
+		predicates = append(predicates, executorhost.CPUCapacityLTE(*i.CPUCapacityLTE))
+	}
+	if i.CPUCapacityIsNil {
+		predicates = append(predicates, executorhost.CPUCapacityIsNil())
+	}
+	if i.CPUCapacityNotNil {
+		predicates = append(predicates, executorhost.CPUCapacityNotNil())
 	}
 
 	if i.HasJobs != nil {

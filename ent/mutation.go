@@ -6046,6 +6046,10 @@ type ExecutorHostMutation struct {
 	addhealth_check_failures *int
 	weight                   *int
 	addweight                *int
+	memory_capacity_mb       *int
+	addmemory_capacity_mb    *int
+	cpu_capacity             *float64
+	addcpu_capacity          *float64
 	clearedFields            map[string]struct{}
 	jobs                     map[uuid.UUID]struct{}
 	removedjobs              map[uuid.UUID]struct{}
@@ -7009,6 +7013,146 @@ func (m *ExecutorHostMutation) ResetWeight() {
 	m.addweight = nil
 }
 
+// SetMemoryCapacityMB sets the "memory_capacity_mb" field.
+func (m *ExecutorHostMutation) SetMemoryCapacityMB(i int) {
+	m.memory_capacity_mb = &i
+	m.addmemory_capacity_mb = nil
+}
+
+// MemoryCapacityMB returns the value of the "memory_capacity_mb" field in the mutation.
+func (m *ExecutorHostMutation) MemoryCapacityMB() (r int, exists bool) {
+	v := m.memory_capacity_mb
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMemoryCapacityMB returns the old "memory_capacity_mb" field's value of the ExecutorHost entity.
+// If the ExecutorHost object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutorHostMutation) OldMemoryCapacityMB(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMemoryCapacityMB is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMemoryCapacityMB requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMemoryCapacityMB: %w", err)
+	}
+	return oldValue.MemoryCapacityMB, nil
+}
+
+// AddMemoryCapacityMB adds i to the "memory_capacity_mb" field.
+func (m *ExecutorHostMutation) AddMemoryCapacityMB(i int) {
+	if m.addmemory_capacity_mb != nil {
+		*m.addmemory_capacity_mb += i
+	} else {
+		m.addmemory_capacity_mb = &i
+	}
+}
+
+// AddedMemoryCapacityMB returns the value that was added to the "memory_capacity_mb" field in this mutation.
+func (m *ExecutorHostMutation) AddedMemoryCapacityMB() (r int, exists bool) {
+	v := m.addmemory_capacity_mb
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMemoryCapacityMB clears the value of the "memory_capacity_mb" field.
+func (m *ExecutorHostMutation) ClearMemoryCapacityMB() {
+	m.memory_capacity_mb = nil
+	m.addmemory_capacity_mb = nil
+	m.clearedFields[executorhost.FieldMemoryCapacityMB] = struct{}{}
+}
+
+// MemoryCapacityMBCleared returns if the "memory_capacity_mb" field was cleared in this mutation.
+func (m *ExecutorHostMutation) MemoryCapacityMBCleared() bool {
+	_, ok := m.clearedFields[executorhost.FieldMemoryCapacityMB]
+	return ok
+}
+
+// ResetMemoryCapacityMB resets all changes to the "memory_capacity_mb" field.
+func (m *ExecutorHostMutation) ResetMemoryCapacityMB() {
+	m.memory_capacity_mb = nil
+	m.addmemory_capacity_mb = nil
+	delete(m.clearedFields, executorhost.FieldMemoryCapacityMB)
+}
+
+// SetCPUCapacity sets the "cpu_capacity" field.
+func (m *ExecutorHostMutation) SetCPUCapacity(f float64) {
+	m.cpu_capacity = &f
+	m.addcpu_capacity = nil
+}
+
+// CPUCapacity returns the value of the "cpu_capacity" field in the mutation.
+func (m *ExecutorHostMutation) CPUCapacity() (r float64, exists bool) {
+	v := m.cpu_capacity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCPUCapacity returns the old "cpu_capacity" field's value of the ExecutorHost entity.
+// If the ExecutorHost object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutorHostMutation) OldCPUCapacity(ctx context.Context) (v *float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCPUCapacity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCPUCapacity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCPUCapacity: %w", err)
+	}
+	return oldValue.CPUCapacity, nil
+}
+
+// AddCPUCapacity adds f to the "cpu_capacity" field.
+func (m *ExecutorHostMutation) AddCPUCapacity(f float64) {
+	if m.addcpu_capacity != nil {
+		*m.addcpu_capacity += f
+	} else {
+		m.addcpu_capacity = &f
+	}
+}
+
+// AddedCPUCapacity returns the value that was added to the "cpu_capacity" field in this mutation.
+func (m *ExecutorHostMutation) AddedCPUCapacity() (r float64, exists bool) {
+	v := m.addcpu_capacity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCPUCapacity clears the value of the "cpu_capacity" field.
+func (m *ExecutorHostMutation) ClearCPUCapacity() {
+	m.cpu_capacity = nil
+	m.addcpu_capacity = nil
+	m.clearedFields[executorhost.FieldCPUCapacity] = struct{}{}
+}
+
+// CPUCapacityCleared returns if the "cpu_capacity" field was cleared in this mutation.
+func (m *ExecutorHostMutation) CPUCapacityCleared() bool {
+	_, ok := m.clearedFields[executorhost.FieldCPUCapacity]
+	return ok
+}
+
+// ResetCPUCapacity resets all changes to the "cpu_capacity" field.
+func (m *ExecutorHostMutation) ResetCPUCapacity() {
+	m.cpu_capacity = nil
+	m.addcpu_capacity = nil
+	delete(m.clearedFields, executorhost.FieldCPUCapacity)
+}
+
 // AddJobIDs adds the "jobs" edge to the ContainerJob entity by ids.
 func (m *ExecutorHostMutation) AddJobIDs(ids ...uuid.UUID) {
 	if m.jobs == nil {
@@ -7097,7 +7241,7 @@ func (m *ExecutorHostMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ExecutorHostMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, executorhost.FieldCreatedAt)
 	}
@@ -7155,6 +7299,12 @@ func (m *ExecutorHostMutation) Fields() []string {
 	if m.weight != nil {
 		fields = append(fields, executorhost.FieldWeight)
 	}
+	if m.memory_capacity_mb != nil {
+		fields = append(fields, executorhost.FieldMemoryCapacityMB)
+	}
+	if m.cpu_capacity != nil {
+		fields = append(fields, executorhost.FieldCPUCapacity)
+	}
 	return fields
 }
 
@@ -7201,6 +7351,10 @@ func (m *ExecutorHostMutation) Field(name string) (ent.Value, bool) {
 		return m.HealthCheckFailures()
 	case executorhost.FieldWeight:
 		return m.Weight()
+	case executorhost.FieldMemoryCapacityMB:
+		return m.MemoryCapacityMB()
+	case executorhost.FieldCPUCapacity:
+		return m.CPUCapacity()
 	}
 	return nil, false
 }
@@ -7248,6 +7402,10 @@ func (m *ExecutorHostMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldHealthCheckFailures(ctx)
 	case executorhost.FieldWeight:
 		return m.OldWeight(ctx)
+	case executorhost.FieldMemoryCapacityMB:
+		return m.OldMemoryCapacityMB(ctx)
+	case executorhost.FieldCPUCapacity:
+		return m.OldCPUCapacity(ctx)
 	}
 	return nil, fmt.Errorf("unknown ExecutorHost field %s", name)
 }
@@ -7390,6 +7548,20 @@ func (m *ExecutorHostMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetWeight(v)
 		return nil
+	case executorhost.FieldMemoryCapacityMB:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMemoryCapacityMB(v)
+		return nil
+	case executorhost.FieldCPUCapacity:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCPUCapacity(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ExecutorHost field %s", name)
 }
@@ -7413,6 +7585,12 @@ func (m *ExecutorHostMutation) AddedFields() []string {
 	if m.addweight != nil {
 		fields = append(fields, executorhost.FieldWeight)
 	}
+	if m.addmemory_capacity_mb != nil {
+		fields = append(fields, executorhost.FieldMemoryCapacityMB)
+	}
+	if m.addcpu_capacity != nil {
+		fields = append(fields, executorhost.FieldCPUCapacity)
+	}
 	return fields
 }
 
@@ -7431,6 +7609,10 @@ func (m *ExecutorHostMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedHealthCheckFailures()
 	case executorhost.FieldWeight:
 		return m.AddedWeight()
+	case executorhost.FieldMemoryCapacityMB:
+		return m.AddedMemoryCapacityMB()
+	case executorhost.FieldCPUCapacity:
+		return m.AddedCPUCapacity()
 	}
 	return nil, false
 }
@@ -7475,6 +7657,20 @@ func (m *ExecutorHostMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddWeight(v)
 		return nil
+	case executorhost.FieldMemoryCapacityMB:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMemoryCapacityMB(v)
+		return nil
+	case executorhost.FieldCPUCapacity:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCPUCapacity(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ExecutorHost numeric field %s", name)
 }
@@ -7497,6 +7693,12 @@ func (m *ExecutorHostMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(executorhost.FieldLastHealthCheck) {
 		fields = append(fields, executorhost.FieldLastHealthCheck)
+	}
+	if m.FieldCleared(executorhost.FieldMemoryCapacityMB) {
+		fields = append(fields, executorhost.FieldMemoryCapacityMB)
+	}
+	if m.FieldCleared(executorhost.FieldCPUCapacity) {
+		fields = append(fields, executorhost.FieldCPUCapacity)
 	}
 	return fields
 }
@@ -7526,6 +7728,12 @@ func (m *ExecutorHostMutation) ClearField(name string) error {
 		return nil
 	case executorhost.FieldLastHealthCheck:
 		m.ClearLastHealthCheck()
+		return nil
+	case executorhost.FieldMemoryCapacityMB:
+		m.ClearMemoryCapacityMB()
+		return nil
+	case executorhost.FieldCPUCapacity:
+		m.ClearCPUCapacity()
 		return nil
 	}
 	return fmt.Errorf("unknown ExecutorHost nullable field %s", name)
@@ -7591,6 +7799,12 @@ func (m *ExecutorHostMutation) ResetField(name string) error {
 		return nil
 	case executorhost.FieldWeight:
 		m.ResetWeight()
+		return nil
+	case executorhost.FieldMemoryCapacityMB:
+		m.ResetMemoryCapacityMB()
+		return nil
+	case executorhost.FieldCPUCapacity:
+		m.ResetCPUCapacity()
 		return nil
 	}
 	return fmt.Errorf("unknown ExecutorHost field %s", name)

@@ -30,7 +30,9 @@ type Host struct {
 	Runnable    bool
 	CostPerHour schematype.Decimal
 	CostPerJob  schematype.Decimal
-	AvgStartup  int // seconds
+	AvgStartup  int     // seconds
+	MemoryMB    int     // largest job memory accepted; 0: no limit
+	CPU         float64 // most cores per job; 0: no limit
 
 	// Prices in 1/10000 USD, filled in once per snapshot by Route.
 	prepared          bool
@@ -258,6 +260,10 @@ func ineligible(job Job, h Host) string {
 		return fmt.Sprintf("unhealthy: %d consecutive failed health checks", h.HealthFailures)
 	case h.Free() == 0:
 		return fmt.Sprintf("at capacity: %d of %d slots in use", h.Current, h.Max)
+	case h.MemoryMB > 0 && job.Vars.MemoryMB > h.MemoryMB:
+		return fmt.Sprintf("job needs %d MB, host takes at most %d MB", job.Vars.MemoryMB, h.MemoryMB)
+	case h.CPU > 0 && job.Vars.CPU > h.CPU:
+		return fmt.Sprintf("job needs %g cores, host takes at most %g", job.Vars.CPU, h.CPU)
 	case job.MaxStartup > 0 && h.AvgStartup > job.MaxStartup:
 		return fmt.Sprintf("average startup %ds over the job's bound of %ds", h.AvgStartup, job.MaxStartup)
 	}

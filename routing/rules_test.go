@@ -127,3 +127,16 @@ func TestRetryAvoidsFailedHost(t *testing.T) {
 		t.Errorf("with no other host the retry must still run: %v", d.Reason)
 	}
 }
+
+func TestResourceFit(t *testing.T) {
+	small, big := host("small", "mock", 0, 40), host("big", "mock", 0, 2)
+	small.MemoryMB, small.CPU = 1024, 1
+	d := Policy{}.Route(Job{Vars: Vars{MemoryMB: 4096, CPU: 1}}, []Host{small, big})
+	if d.Host == nil || d.Host.Name != "big" || !strings.Contains(d.Reason, "needs 4096 MB, host takes at most 1024 MB") {
+		t.Errorf("memory fit: %v %s", d.Host, d.Reason)
+	}
+	d = Policy{}.Route(Job{Vars: Vars{MemoryMB: 512, CPU: 2}}, []Host{small, big})
+	if d.Host == nil || d.Host.Name != "big" {
+		t.Errorf("cpu fit: %v %s", d.Host, d.Reason)
+	}
+}

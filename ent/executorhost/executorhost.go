@@ -58,6 +58,10 @@ const (
 	FieldHealthCheckFailures = "health_check_failures"
 	// FieldWeight holds the string denoting the weight field in the database.
 	FieldWeight = "weight"
+	// FieldMemoryCapacityMB holds the string denoting the memory_capacity_mb field in the database.
+	FieldMemoryCapacityMB = "memory_capacity_mb"
+	// FieldCPUCapacity holds the string denoting the cpu_capacity field in the database.
+	FieldCPUCapacity = "cpu_capacity"
 	// EdgeJobs holds the string denoting the jobs edge name in mutations.
 	EdgeJobs = "jobs"
 	// Table holds the table name of the executorhost in the database.
@@ -93,6 +97,8 @@ var Columns = []string{
 	FieldLastHealthCheck,
 	FieldHealthCheckFailures,
 	FieldWeight,
+	FieldMemoryCapacityMB,
+	FieldCPUCapacity,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -146,6 +152,10 @@ var (
 	DefaultWeight int
 	// WeightValidator is a validator for the "weight" field. It is called by the builders before save.
 	WeightValidator func(int) error
+	// MemoryCapacityMBValidator is a validator for the "memory_capacity_mb" field. It is called by the builders before save.
+	MemoryCapacityMBValidator func(int) error
+	// CPUCapacityValidator is a validator for the "cpu_capacity" field. It is called by the builders before save.
+	CPUCapacityValidator func(float64) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -284,6 +294,16 @@ func ByHealthCheckFailures(opts ...sql.OrderTermOption) OrderOption {
 // ByWeight orders the results by the weight field.
 func ByWeight(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldWeight, opts...).ToFunc()
+}
+
+// ByMemoryCapacityMB orders the results by the memory_capacity_mb field.
+func ByMemoryCapacityMB(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMemoryCapacityMB, opts...).ToFunc()
+}
+
+// ByCPUCapacity orders the results by the cpu_capacity field.
+func ByCPUCapacity(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCPUCapacity, opts...).ToFunc()
 }
 
 // ByJobsCount orders the results by jobs count.

@@ -137,6 +137,16 @@ func Weight(v int) predicate.ExecutorHost {
 	return predicate.ExecutorHost(sql.FieldEQ(FieldWeight, v))
 }
 
+// MemoryCapacityMB applies equality check predicate on the "memory_capacity_mb" field. It's identical to MemoryCapacityMBEQ.
+func MemoryCapacityMB(v int) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldEQ(FieldMemoryCapacityMB, v))
+}
+
+// CPUCapacity applies equality check predicate on the "cpu_capacity" field. It's identical to CPUCapacityEQ.
+func CPUCapacity(v float64) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldEQ(FieldCPUCapacity, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.ExecutorHost {
 	return predicate.ExecutorHost(sql.FieldEQ(FieldCreatedAt, v))
@@ -805,6 +815,106 @@ func WeightLT(v int) predicate.ExecutorHost {
 // WeightLTE applies the LTE predicate on the "weight" field.
 func WeightLTE(v int) predicate.ExecutorHost {
 	return predicate.ExecutorHost(sql.FieldLTE(FieldWeight, v))
+}
+
+// MemoryCapacityMBEQ applies the EQ predicate on the "memory_capacity_mb" field.
+func MemoryCapacityMBEQ(v int) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldEQ(FieldMemoryCapacityMB, v))
+}
+
+// MemoryCapacityMBNEQ applies the NEQ predicate on the "memory_capacity_mb" field.
+func MemoryCapacityMBNEQ(v int) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldNEQ(FieldMemoryCapacityMB, v))
+}
+
+// MemoryCapacityMBIn applies the In predicate on the "memory_capacity_mb" field.
+func MemoryCapacityMBIn(vs ...int) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldIn(FieldMemoryCapacityMB, vs...))
+}
+
+// MemoryCapacityMBNotIn applies the NotIn predicate on the "memory_capacity_mb" field.
+func MemoryCapacityMBNotIn(vs ...int) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldNotIn(FieldMemoryCapacityMB, vs...))
+}
+
+// MemoryCapacityMBGT applies the GT predicate on the "memory_capacity_mb" field.
+func MemoryCapacityMBGT(v int) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldGT(FieldMemoryCapacityMB, v))
+}
+
+// MemoryCapacityMBGTE applies the GTE predicate on the "memory_capacity_mb" field.
+func MemoryCapacityMBGTE(v int) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldGTE(FieldMemoryCapacityMB, v))
+}
+
+// MemoryCapacityMBLT applies the LT predicate on the "memory_capacity_mb" field.
+func MemoryCapacityMBLT(v int) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldLT(FieldMemoryCapacityMB, v))
+}
+
+// MemoryCapacityMBLTE applies the LTE predicate on the "memory_capacity_mb" field.
+func MemoryCapacityMBLTE(v int) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldLTE(FieldMemoryCapacityMB, v))
+}
+
+// MemoryCapacityMBIsNil applies the IsNil predicate on the "memory_capacity_mb" field.
+func MemoryCapacityMBIsNil() predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldIsNull(FieldMemoryCapacityMB))
+}
+
+// MemoryCapacityMBNotNil applies the NotNil predicate on the "memory_capacity_mb" field.
+func MemoryCapacityMBNotNil() predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldNotNull(FieldMemoryCapacityMB))
+}
+
+// CPUCapacityEQ applies the EQ predicate on the "cpu_capacity" field.
+func CPUCapacityEQ(v float64) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldEQ(FieldCPUCapacity, v))
+}
+
+// CPUCapacityNEQ applies the NEQ predicate on the "cpu_capacity" field.
+func CPUCapacityNEQ(v float64) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldNEQ(FieldCPUCapacity, v))
+}
+
+// CPUCapacityIn applies the In predicate on the "cpu_capacity" field.
+func CPUCapacityIn(vs ...float64) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldIn(FieldCPUCapacity, vs...))
+}
+
+// CPUCapacityNotIn applies the NotIn predicate on the "cpu_capacity" field.
+func CPUCapacityNotIn(vs ...float64) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldNotIn(FieldCPUCapacity, vs...))
+}
+
+// CPUCapacityGT applies the GT predicate on the "cpu_capacity" field.
+func CPUCapacityGT(v float64) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldGT(FieldCPUCapacity, v))
+}
+
+// CPUCapacityGTE applies the GTE predicate on the "cpu_capacity" field.
+func CPUCapacityGTE(v float64) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldGTE(FieldCPUCapacity, v))
+}
+
+// CPUCapacityLT applies the LT predicate on the "cpu_capacity" field.
+func CPUCapacityLT(v float64) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldLT(FieldCPUCapacity, v))
+}
+
+// CPUCapacityLTE applies the LTE predicate on the "cpu_capacity" field.
+func CPUCapacityLTE(v float64) predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldLTE(FieldCPUCapacity, v))
+}
+
+// CPUCapacityIsNil applies the IsNil predicate on the "cpu_capacity" field.
+func CPUCapacityIsNil() predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldIsNull(FieldCPUCapacity))
+}
+
+// CPUCapacityNotNil applies the NotNil predicate on the "cpu_capacity" field.
+func CPUCapacityNotNil() predicate.ExecutorHost {
+	return predicate.ExecutorHost(sql.FieldNotNull(FieldCPUCapacity))
 }
 
 // HasJobs applies the HasEdge predicate on the "jobs" edge.

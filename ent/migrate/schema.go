@@ -215,6 +215,8 @@ var (
 		{Name: "last_health_check", Type: field.TypeTime, Nullable: true},
 		{Name: "health_check_failures", Type: field.TypeInt, Default: 0},
 		{Name: "weight", Type: field.TypeInt, Default: 100},
+		{Name: "memory_capacity_mb", Type: field.TypeInt, Nullable: true},
+		{Name: "cpu_capacity", Type: field.TypeFloat64, Nullable: true},
 	}
 	// ExecutorHostsTable holds the schema information for the "executor_hosts" table.
 	ExecutorHostsTable = &schema.Table{

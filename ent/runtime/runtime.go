@@ -419,6 +419,14 @@ func init() {
 	executorhost.DefaultWeight = executorhostDescWeight.Default.(int)
 	// executorhost.WeightValidator is a validator for the "weight" field. It is called by the builders before save.
 	executorhost.WeightValidator = executorhostDescWeight.Validators[0].(func(int) error)
+	// executorhostDescMemoryCapacityMB is the schema descriptor for memory_capacity_mb field.
+	executorhostDescMemoryCapacityMB := executorhostFields[17].Descriptor()
+	// executorhost.MemoryCapacityMBValidator is a validator for the "memory_capacity_mb" field. It is called by the builders before save.
+	executorhost.MemoryCapacityMBValidator = executorhostDescMemoryCapacityMB.Validators[0].(func(int) error)
+	// executorhostDescCPUCapacity is the schema descriptor for cpu_capacity field.
+	executorhostDescCPUCapacity := executorhostFields[18].Descriptor()
+	// executorhost.CPUCapacityValidator is a validator for the "cpu_capacity" field. It is called by the builders before save.
+	executorhost.CPUCapacityValidator = executorhostDescCPUCapacity.Validators[0].(func(float64) error)
 	// executorhostDescID is the schema descriptor for id field.
 	executorhostDescID := executorhostMixinFields0[0].Descriptor()
 	// executorhost.DefaultID holds the default value on creation for the id field.

@@ -64,6 +64,10 @@ func (ExecutorHost) Fields() []ent.Field {
 		// Gantry additions.
 		field.Int("weight").Default(100).NonNegative().
 			Comment("Routing weight: among equally good hosts, a higher weight is preferred"),
+		field.Int("memory_capacity_mb").Optional().Nillable().Positive().
+			Comment("Largest memory (MB) one job may ask for on this host; jobs needing more are routed elsewhere. Null: no limit"),
+		field.Float("cpu_capacity").Optional().Nillable().Positive().
+			Comment("Most CPU cores one job may ask for on this host; null: no limit"),
 	}
 }
 

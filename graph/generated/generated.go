@@ -208,6 +208,7 @@ type ComplexityRoot struct {
 	ExecutorHost struct {
 		AutoPullImages      func(childComplexity int) int
 		AverageStartupTime  func(childComplexity int) int
+		CPUCapacity         func(childComplexity int) int
 		Capacity            func(childComplexity int) int
 		ConnectionString    func(childComplexity int) int
 		CostPerHour         func(childComplexity int) int
@@ -224,6 +225,7 @@ type ComplexityRoot struct {
 		Jobs                func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.ContainerJobOrder, where *ent.ContainerJobWhereInput) int
 		LastHealthCheck     func(childComplexity int) int
 		MaxConcurrentJobs   func(childComplexity int) int
+		MemoryCapacityMB    func(childComplexity int) int
 		Name                func(childComplexity int) int
 		TLSEnabled          func(childComplexity int) int
 		TLSVerify           func(childComplexity int) int
@@ -1130,6 +1132,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExecutorHost.AverageStartupTime(childComplexity), true
+	case "ExecutorHost.cpuCapacity":
+		if e.ComplexityRoot.ExecutorHost.CPUCapacity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutorHost.CPUCapacity(childComplexity), true
 	case "ExecutorHost.capacity":
 		if e.ComplexityRoot.ExecutorHost.Capacity == nil {
 			break
@@ -1231,6 +1239,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExecutorHost.MaxConcurrentJobs(childComplexity), true
+	case "ExecutorHost.memoryCapacityMB":
+		if e.ComplexityRoot.ExecutorHost.MemoryCapacityMB == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutorHost.MemoryCapacityMB(childComplexity), true
 	case "ExecutorHost.name":
 		if e.ComplexityRoot.ExecutorHost.Name == nil {
 			break
@@ -3803,6 +3817,14 @@ input CreateExecutorHostInput {
   Routing weight: among equally good hosts, a higher weight is preferred
   """
   weight: Int
+  """
+  Largest memory (MB) one job may ask for on this host; jobs needing more are routed elsewhere. Null: no limit
+  """
+  memoryCapacityMB: Int
+  """
+  Most CPU cores one job may ask for on this host; null: no limit
+  """
+  cpuCapacity: Float
 }
 """
 CreateRoutingRuleInput is used for create RoutingRule object.
@@ -3904,6 +3926,14 @@ type ExecutorHost implements Node {
   Routing weight: among equally good hosts, a higher weight is preferred
   """
   weight: Int!
+  """
+  Largest memory (MB) one job may ask for on this host; jobs needing more are routed elsewhere. Null: no limit
+  """
+  memoryCapacityMB: Int
+  """
+  Most CPU cores one job may ask for on this host; null: no limit
+  """
+  cpuCapacity: Float
   jobs(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4198,6 +4228,32 @@ input ExecutorHostWhereInput {
   weightGTE: Int
   weightLT: Int
   weightLTE: Int
+  """
+  memory_capacity_mb field predicates
+  """
+  memoryCapacityMB: Int
+  memoryCapacityMBNEQ: Int
+  memoryCapacityMBIn: [Int!]
+  memoryCapacityMBNotIn: [Int!]
+  memoryCapacityMBGT: Int
+  memoryCapacityMBGTE: Int
+  memoryCapacityMBLT: Int
+  memoryCapacityMBLTE: Int
+  memoryCapacityMBIsNil: Boolean
+  memoryCapacityMBNotNil: Boolean
+  """
+  cpu_capacity field predicates
+  """
+  cpuCapacity: Float
+  cpuCapacityNEQ: Float
+  cpuCapacityIn: [Float!]
+  cpuCapacityNotIn: [Float!]
+  cpuCapacityGT: Float
+  cpuCapacityGTE: Float
+  cpuCapacityLT: Float
+  cpuCapacityLTE: Float
+  cpuCapacityIsNil: Boolean
+  cpuCapacityNotNil: Boolean
   """
   jobs edge predicates
   """
@@ -5051,6 +5107,16 @@ input UpdateExecutorHostInput {
   Routing weight: among equally good hosts, a higher weight is preferred
   """
   weight: Int
+  """
+  Largest memory (MB) one job may ask for on this host; jobs needing more are routed elsewhere. Null: no limit
+  """
+  memoryCapacityMB: Int
+  clearMemoryCapacityMB: Boolean
+  """
+  Most CPU cores one job may ask for on this host; null: no limit
+  """
+  cpuCapacity: Float
+  clearCPUCapacity: Boolean
 }
 """
 UpdateRoutingRuleInput is used for update RoutingRule object.
@@ -5439,6 +5505,10 @@ func (ec *executionContext) childFields_ExecutorHost(ctx context.Context, field 
 		return ec.fieldContext_ExecutorHost_healthCheckFailures(ctx, field)
 	case "weight":
 		return ec.fieldContext_ExecutorHost_weight(ctx, field)
+	case "memoryCapacityMB":
+		return ec.fieldContext_ExecutorHost_memoryCapacityMB(ctx, field)
+	case "cpuCapacity":
+		return ec.fieldContext_ExecutorHost_cpuCapacity(ctx, field)
 	case "jobs":
 		return ec.fieldContext_ExecutorHost_jobs(ctx, field)
 	case "executorConfigKeys":
@@ -9786,6 +9856,52 @@ func (ec *executionContext) _ExecutorHost_weight(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_ExecutorHost_weight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ExecutorHost", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ExecutorHost_memoryCapacityMB(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutorHost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutorHost_memoryCapacityMB(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MemoryCapacityMB, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutorHost_memoryCapacityMB(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutorHost", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ExecutorHost_cpuCapacity(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutorHost) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutorHost_cpuCapacity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CPUCapacity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutorHost_cpuCapacity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutorHost", field, false, false, "Float")
 }
 
 func (ec *executionContext) _ExecutorHost_jobs(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutorHost) (ret graphql.Marshaler) {
@@ -18746,7 +18862,7 @@ func (ec *executionContext) unmarshalInputCreateExecutorHostInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "hostType", "connectionString", "isActive", "tlsEnabled", "tlsVerify", "autoPullImages", "executorType", "executorConfig", "maxConcurrentJobs", "costPerHour", "costPerJob", "averageStartupTime", "weight"}
+	fieldsInOrder := [...]string{"name", "hostType", "connectionString", "isActive", "tlsEnabled", "tlsVerify", "autoPullImages", "executorType", "executorConfig", "maxConcurrentJobs", "costPerHour", "costPerJob", "averageStartupTime", "weight", "memoryCapacityMB", "cpuCapacity"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18851,6 +18967,20 @@ func (ec *executionContext) unmarshalInputCreateExecutorHostInput(ctx context.Co
 				return it, err
 			}
 			it.Weight = data
+		case "memoryCapacityMB":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMB"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMB = data
+		case "cpuCapacity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacity"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacity = data
 		}
 	}
 	return it, nil
@@ -19009,7 +19139,7 @@ func (ec *executionContext) unmarshalInputExecutorHostWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "hostType", "hostTypeNEQ", "hostTypeIn", "hostTypeNotIn", "connectionString", "connectionStringNEQ", "connectionStringIn", "connectionStringNotIn", "connectionStringGT", "connectionStringGTE", "connectionStringLT", "connectionStringLTE", "connectionStringContains", "connectionStringHasPrefix", "connectionStringHasSuffix", "connectionStringEqualFold", "connectionStringContainsFold", "isActive", "isActiveNEQ", "tlsEnabled", "tlsEnabledNEQ", "tlsVerify", "tlsVerifyNEQ", "autoPullImages", "autoPullImagesNEQ", "executorType", "executorTypeNEQ", "executorTypeIn", "executorTypeNotIn", "maxConcurrentJobs", "maxConcurrentJobsNEQ", "maxConcurrentJobsIn", "maxConcurrentJobsNotIn", "maxConcurrentJobsGT", "maxConcurrentJobsGTE", "maxConcurrentJobsLT", "maxConcurrentJobsLTE", "currentJobCount", "currentJobCountNEQ", "currentJobCountIn", "currentJobCountNotIn", "currentJobCountGT", "currentJobCountGTE", "currentJobCountLT", "currentJobCountLTE", "costPerHour", "costPerHourNEQ", "costPerHourIn", "costPerHourNotIn", "costPerHourGT", "costPerHourGTE", "costPerHourLT", "costPerHourLTE", "costPerHourIsNil", "costPerHourNotNil", "costPerJob", "costPerJobNEQ", "costPerJobIn", "costPerJobNotIn", "costPerJobGT", "costPerJobGTE", "costPerJobLT", "costPerJobLTE", "costPerJobIsNil", "costPerJobNotNil", "averageStartupTime", "averageStartupTimeNEQ", "averageStartupTimeIn", "averageStartupTimeNotIn", "averageStartupTimeGT", "averageStartupTimeGTE", "averageStartupTimeLT", "averageStartupTimeLTE", "averageStartupTimeIsNil", "averageStartupTimeNotNil", "lastHealthCheck", "lastHealthCheckNEQ", "lastHealthCheckIn", "lastHealthCheckNotIn", "lastHealthCheckGT", "lastHealthCheckGTE", "lastHealthCheckLT", "lastHealthCheckLTE", "lastHealthCheckIsNil", "lastHealthCheckNotNil", "healthCheckFailures", "healthCheckFailuresNEQ", "healthCheckFailuresIn", "healthCheckFailuresNotIn", "healthCheckFailuresGT", "healthCheckFailuresGTE", "healthCheckFailuresLT", "healthCheckFailuresLTE", "weight", "weightNEQ", "weightIn", "weightNotIn", "weightGT", "weightGTE", "weightLT", "weightLTE", "hasJobs", "hasJobsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "hostType", "hostTypeNEQ", "hostTypeIn", "hostTypeNotIn", "connectionString", "connectionStringNEQ", "connectionStringIn", "connectionStringNotIn", "connectionStringGT", "connectionStringGTE", "connectionStringLT", "connectionStringLTE", "connectionStringContains", "connectionStringHasPrefix", "connectionStringHasSuffix", "connectionStringEqualFold", "connectionStringContainsFold", "isActive", "isActiveNEQ", "tlsEnabled", "tlsEnabledNEQ", "tlsVerify", "tlsVerifyNEQ", "autoPullImages", "autoPullImagesNEQ", "executorType", "executorTypeNEQ", "executorTypeIn", "executorTypeNotIn", "maxConcurrentJobs", "maxConcurrentJobsNEQ", "maxConcurrentJobsIn", "maxConcurrentJobsNotIn", "maxConcurrentJobsGT", "maxConcurrentJobsGTE", "maxConcurrentJobsLT", "maxConcurrentJobsLTE", "currentJobCount", "currentJobCountNEQ", "currentJobCountIn", "currentJobCountNotIn", "currentJobCountGT", "currentJobCountGTE", "currentJobCountLT", "currentJobCountLTE", "costPerHour", "costPerHourNEQ", "costPerHourIn", "costPerHourNotIn", "costPerHourGT", "costPerHourGTE", "costPerHourLT", "costPerHourLTE", "costPerHourIsNil", "costPerHourNotNil", "costPerJob", "costPerJobNEQ", "costPerJobIn", "costPerJobNotIn", "costPerJobGT", "costPerJobGTE", "costPerJobLT", "costPerJobLTE", "costPerJobIsNil", "costPerJobNotNil", "averageStartupTime", "averageStartupTimeNEQ", "averageStartupTimeIn", "averageStartupTimeNotIn", "averageStartupTimeGT", "averageStartupTimeGTE", "averageStartupTimeLT", "averageStartupTimeLTE", "averageStartupTimeIsNil", "averageStartupTimeNotNil", "lastHealthCheck", "lastHealthCheckNEQ", "lastHealthCheckIn", "lastHealthCheckNotIn", "lastHealthCheckGT", "lastHealthCheckGTE", "lastHealthCheckLT", "lastHealthCheckLTE", "lastHealthCheckIsNil", "lastHealthCheckNotNil", "healthCheckFailures", "healthCheckFailuresNEQ", "healthCheckFailuresIn", "healthCheckFailuresNotIn", "healthCheckFailuresGT", "healthCheckFailuresGTE", "healthCheckFailuresLT", "healthCheckFailuresLTE", "weight", "weightNEQ", "weightIn", "weightNotIn", "weightGT", "weightGTE", "weightLT", "weightLTE", "memoryCapacityMB", "memoryCapacityMBNEQ", "memoryCapacityMBIn", "memoryCapacityMBNotIn", "memoryCapacityMBGT", "memoryCapacityMBGTE", "memoryCapacityMBLT", "memoryCapacityMBLTE", "memoryCapacityMBIsNil", "memoryCapacityMBNotNil", "cpuCapacity", "cpuCapacityNEQ", "cpuCapacityIn", "cpuCapacityNotIn", "cpuCapacityGT", "cpuCapacityGTE", "cpuCapacityLT", "cpuCapacityLTE", "cpuCapacityIsNil", "cpuCapacityNotNil", "hasJobs", "hasJobsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20003,6 +20133,146 @@ func (ec *executionContext) unmarshalInputExecutorHostWhereInput(ctx context.Con
 				return it, err
 			}
 			it.WeightLTE = data
+		case "memoryCapacityMB":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMB"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMB = data
+		case "memoryCapacityMBNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMBNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMBNEQ = data
+		case "memoryCapacityMBIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMBIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMBIn = data
+		case "memoryCapacityMBNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMBNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMBNotIn = data
+		case "memoryCapacityMBGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMBGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMBGT = data
+		case "memoryCapacityMBGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMBGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMBGTE = data
+		case "memoryCapacityMBLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMBLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMBLT = data
+		case "memoryCapacityMBLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMBLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMBLTE = data
+		case "memoryCapacityMBIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMBIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMBIsNil = data
+		case "memoryCapacityMBNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMBNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMBNotNil = data
+		case "cpuCapacity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacity"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacity = data
+		case "cpuCapacityNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacityNEQ"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacityNEQ = data
+		case "cpuCapacityIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacityIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacityIn = data
+		case "cpuCapacityNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacityNotIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacityNotIn = data
+		case "cpuCapacityGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacityGT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacityGT = data
+		case "cpuCapacityGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacityGTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacityGTE = data
+		case "cpuCapacityLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacityLT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacityLT = data
+		case "cpuCapacityLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacityLTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacityLTE = data
+		case "cpuCapacityIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacityIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacityIsNil = data
+		case "cpuCapacityNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacityNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacityNotNil = data
 		case "hasJobs":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasJobs"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -21849,7 +22119,7 @@ func (ec *executionContext) unmarshalInputUpdateExecutorHostInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "hostType", "connectionString", "isActive", "tlsEnabled", "tlsVerify", "autoPullImages", "executorType", "executorConfig", "clearExecutorConfig", "maxConcurrentJobs", "costPerHour", "clearCostPerHour", "costPerJob", "clearCostPerJob", "averageStartupTime", "clearAverageStartupTime", "weight"}
+	fieldsInOrder := [...]string{"name", "hostType", "connectionString", "isActive", "tlsEnabled", "tlsVerify", "autoPullImages", "executorType", "executorConfig", "clearExecutorConfig", "maxConcurrentJobs", "costPerHour", "clearCostPerHour", "costPerJob", "clearCostPerJob", "averageStartupTime", "clearAverageStartupTime", "weight", "memoryCapacityMB", "clearMemoryCapacityMB", "cpuCapacity", "clearCPUCapacity"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21982,6 +22252,34 @@ func (ec *executionContext) unmarshalInputUpdateExecutorHostInput(ctx context.Co
 				return it, err
 			}
 			it.Weight = data
+		case "memoryCapacityMB":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memoryCapacityMB"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemoryCapacityMB = data
+		case "clearMemoryCapacityMB":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearMemoryCapacityMB"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearMemoryCapacityMB = data
+		case "cpuCapacity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cpuCapacity"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CPUCapacity = data
+		case "clearCPUCapacity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearCPUCapacity"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearCPUCapacity = data
 		}
 	}
 	return it, nil
@@ -23236,6 +23534,16 @@ func (ec *executionContext) _ExecutorHost(ctx context.Context, sel ast.Selection
 		case "weight":
 			out.Values[i] = ec._ExecutorHost_weight(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "memoryCapacityMB":
+			out.Values[i] = ec._ExecutorHost_memoryCapacityMB(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cpuCapacity":
+			out.Values[i] = ec._ExecutorHost_cpuCapacity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "jobs":
