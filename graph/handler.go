@@ -66,7 +66,8 @@ func NewGraphQLServer(r *Resolver, opts Options) *handler.Server {
 	}
 	srv.AddTransport(transport.Websocket{
 		Implementation:        transport.CoderWebsocketImplementation{AcceptOptions: acceptOptions(opts.AllowedOrigins)},
-		KeepAlivePingInterval: keepAlive,
+		KeepAlivePingInterval: keepAlive, // graphql-ws "ka" messages
+		PingPongInterval:      keepAlive, // graphql-transport-ws ping/pong; a silent client is dropped
 		InitTimeout:           10 * time.Second,
 	})
 	srv.AddTransport(transport.SSE{})

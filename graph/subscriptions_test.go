@@ -286,3 +286,68 @@ func drain(ch any) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestHostUpdated pushes a host's capacity as jobs take and free its slots.
+func TestHostUpdated(t *testing.T) {
+	c := newDispatchingServer(t, "sqlite")
+	h := c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "m", "executorType": "mock", "maxConcurrentJobs": 3}})
+	id := graphtest.Get(h, "createExecutorHost.executorHost.id")
+	s := graphtest.Subscribe(t, graphtest.TransportWS, c.URL, `subscription($id: ID) { hostUpdated(id: $id) { name currentJobCount isAvailable } }`, map[string]any{"id": id})
+	first, ok := s.Next(5 * time.Second)
+	if !ok || graphtest.Get(first.Data, "hostUpdated.currentJobCount") != float64(0) {
+		t.Fatalf("initial state: %s", first.Raw)
+	}
+	job := submit(t, c, map[string]any{"image": "x", "environment": map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}})
+	seen := map[float64]bool{}
+	for !seen[1] {
+		r, ok := s.Next(10 * time.Second)
+		if !ok {
+			t.Fatalf("no capacity update; saw %v", seen)
+		}
+		seen[graphtest.Get(r.Data, "hostUpdated.currentJobCount").(float64)] = true
+	}
+	c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": job})
+	for {
+		r, ok := s.Next(10 * time.Second)
+		if !ok {
+			t.Fatal("no update after the slot was freed")
+		}
+		if graphtest.Get(r.Data, "hostUpdated.currentJobCount") == float64(0) {
+			return
+		}
+	}
+}
+
+// TestKeepAlivePings: an idle graphql-transport-ws connection gets pings;
+// a client that stops answering them is dropped.
+func TestKeepAlivePings(t *testing.T) {
+	c := newDispatchingServer(t, "sqlite")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := graphtest.Dial(ctx, graphtest.TransportWS, c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	_ = wsjson.Write(ctx, conn, map[string]any{"type": "connection_init"})
+	pings := 0
+	for pings < 2 {
+		var m map[string]any
+		if err := wsjson.Read(ctx, conn, &m); err != nil {
+			t.Fatalf("after %d pings: %v", pings, err)
+		}
+		if m["type"] == "ping" {
+			pings++
+			_ = wsjson.Write(ctx, conn, map[string]any{"type": "pong"})
+		}
+	}
+	for { // stop answering: the server closes the connection
+		var m map[string]any
+		if err := wsjson.Read(ctx, conn, &m); err != nil {
+			if ctx.Err() != nil {
+				t.Fatal("a client that ignores pings was not dropped")
+			}
+			return
+		}
+	}
+}
