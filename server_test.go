@@ -125,16 +125,3 @@ func waitFor(t *testing.T, url string) {
 	}
 	t.Fatalf("%s never became ready", url)
 }
-
-func TestHostConfigCheckedAtCreation(t *testing.T) {
-	err := checkHostConfig(context.Background(), "mock", map[string]any{"run_ms": "soon", "token": "hunter2"})
-	if err == nil || !strings.Contains(err.Error(), "run_ms") || strings.Contains(err.Error(), "hunter2") {
-		t.Fatalf("bad mock config: %v", err)
-	}
-	if err := checkHostConfig(context.Background(), "mock", map[string]any{"run_ms": 5}); err != nil {
-		t.Fatalf("good mock config: %v", err)
-	}
-	if err := checkHostConfig(context.Background(), "cloudrun", map[string]any{"anything": 1}); err != nil {
-		t.Fatalf("type without a backend: %v", err)
-	}
-}

@@ -186,3 +186,17 @@ func TestGraphiQLAndProbes(t *testing.T) {
 		t.Errorf("/readyz: %d", code)
 	}
 }
+
+func TestHostConfigCheckedAtCreation(t *testing.T) {
+	ctx := context.Background()
+	err := graph.CheckWithBackend(ctx, "mock", map[string]any{"run_ms": "soon", "token": "hunter2"})
+	if err == nil || !strings.Contains(err.Error(), "run_ms") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("bad mock config: %v", err)
+	}
+	if err := graph.CheckWithBackend(ctx, "mock", map[string]any{"run_ms": 5}); err != nil {
+		t.Fatalf("good mock config: %v", err)
+	}
+	if err := graph.CheckWithBackend(ctx, "fargate", map[string]any{"anything": 1}); err != nil {
+		t.Fatalf("type without a backend: %v", err)
+	}
+}

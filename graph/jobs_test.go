@@ -14,6 +14,7 @@ import (
 	"github.com/gantry/gantry/executors"
 	_ "github.com/gantry/gantry/executors/docker"
 	"github.com/gantry/gantry/executors/mock"
+	_ "github.com/gantry/gantry/executors/scaleway"
 	"github.com/gantry/gantry/graph"
 	"github.com/gantry/gantry/graph/graphtest"
 	"github.com/gantry/gantry/store"

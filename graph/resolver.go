@@ -4,11 +4,14 @@ package graph
 
 import (
 	"context"
+	"slices"
 
 	"github.com/gantry/gantry/dispatch"
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/ent/schematype"
+	"github.com/gantry/gantry/errs"
 	"github.com/gantry/gantry/events"
+	"github.com/gantry/gantry/executors"
 )
 
 // HostConfigChecker validates an executor host's type and executor_config
@@ -20,19 +23,34 @@ type Resolver struct {
 	Client     *ent.Client
 	Dispatcher *dispatch.Dispatcher
 	Broker     *events.Broker
-	// CheckHostConfig, when set, validates host configuration on create/update.
+	// CheckHostConfig validates host configuration on create/update
+	// (nil: CheckWithBackend).
 	CheckHostConfig HostConfigChecker
 }
 
 func (r *Resolver) checkHostConfig(ctx context.Context, t *schematype.ExecutorType, cfg map[string]any) error {
-	if r.CheckHostConfig == nil {
-		return nil
+	check := r.CheckHostConfig
+	if check == nil {
+		check = CheckWithBackend
 	}
 	typ := schematype.ExecutorDocker
 	if t != nil {
 		typ = *t
 	}
-	return r.CheckHostConfig(ctx, typ, cfg)
+	return check(ctx, typ, cfg)
+}
+
+// CheckWithBackend validates a host's executor_config with its backend, at
+// creation rather than at the first launch. Types without a backend on this
+// server are accepted (routing explains they cannot run here).
+func CheckWithBackend(_ context.Context, t schematype.ExecutorType, cfg map[string]any) error {
+	if !slices.Contains(executors.Registered(), t) {
+		return nil
+	}
+	if _, err := executors.New(executors.Host{Name: "new host", Type: t, Config: cfg}); err != nil {
+		return errs.Invalid("executorConfig", "%v", err)
+	}
+	return nil
 }
 
 // wake tells the dispatcher routing changed: waiting jobs may now be placed.

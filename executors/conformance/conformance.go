@@ -36,6 +36,11 @@ type Harness struct {
 	Image string        // an image implementing the test workload protocol
 	Poll  time.Duration // status poll interval (20ms)
 	Wait  time.Duration // longest wait for an execution to end (30s)
+	// NoLogs: the backend cannot return output (it lives at the provider).
+	NoLogs bool
+	// CleanupKeeps: executions stay visible after Cleanup (a provider's
+	// run history), so Status still answers.
+	CleanupKeeps bool
 }
 
 func (h *Harness) defaults() {
@@ -119,12 +124,18 @@ func exitZero(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if h.NoLogs {
+		return
+	}
 	if !strings.Contains(logs.Stdout, "hello out") || strings.Contains(logs.Stdout, "hello err") ||
 		!strings.Contains(logs.Stderr, "hello err") || strings.Contains(logs.Stderr, "hello out") {
 		t.Errorf("logs not separated: %+v", logs)
 	}
 	if err := h.Exec.Cleanup(context.Background(), id); err != nil {
 		t.Fatal(err)
+	}
+	if h.CleanupKeeps {
+		return
 	}
 	if _, err := h.Exec.Status(context.Background(), id); !errors.Is(err, executors.ErrNotFound) {
 		t.Errorf("status after cleanup: %v, want ErrNotFound", err)
