@@ -12,6 +12,7 @@ import (
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/events"
 	_ "github.com/gantry/gantry/executors/docker" // executor backends register themselves
+	_ "github.com/gantry/gantry/executors/fargate"
 	_ "github.com/gantry/gantry/executors/mock"
 	_ "github.com/gantry/gantry/executors/scaleway"
 	"github.com/gantry/gantry/graph"

@@ -196,7 +196,7 @@ func TestHostConfigCheckedAtCreation(t *testing.T) {
 	if err := graph.CheckWithBackend(ctx, "mock", map[string]any{"run_ms": 5}); err != nil {
 		t.Fatalf("good mock config: %v", err)
 	}
-	if err := graph.CheckWithBackend(ctx, "fargate", map[string]any{"anything": 1}); err != nil {
+	if err := graph.CheckWithBackend(ctx, "cloudrun", map[string]any{"anything": 1}); err != nil {
 		t.Fatalf("type without a backend: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gantry/gantry/events"
 	"github.com/gantry/gantry/executors"
 	_ "github.com/gantry/gantry/executors/docker"
+	_ "github.com/gantry/gantry/executors/fargate"
 	"github.com/gantry/gantry/executors/mock"
 	_ "github.com/gantry/gantry/executors/scaleway"
 	"github.com/gantry/gantry/graph"

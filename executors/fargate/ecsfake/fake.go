@@ -1,0 +1,189 @@
+// Package ecsfake is a local fake of the AWS ECS API (JSON 1.1 protocol)
+// for the official SDK's requests: RegisterTaskDefinition, RunTask (with
+// client-token idempotency), DescribeTasks, StopTask, ListTasks. Tasks follow
+// the test-workload protocol in their environment overrides; the fake can
+// throttle, refuse capacity, or fail a task's image pull.
+package ecsfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Server is a running fake.
+type Server struct {
+	*httptest.Server
+	mu        sync.Mutex
+	defs      int
+	tasks     map[string]*task
+	tokens    map[string]string
+	throttle  int
+	noCapcity int
+	Auth      []string // Authorization headers seen (to check signing, never values)
+}
+
+type task struct {
+	arn, def, startedBy string
+	env                 map[string]string
+	tags                []any
+	created, stopped    time.Time
+}
+
+// New starts a fake.
+func New() *Server {
+	s := &Server{tasks: map[string]*task{}, tokens: map[string]string{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// Throttle answers the next n requests with ThrottlingException.
+func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
+
+// NoCapacity makes the next n RunTask calls return a capacity failure.
+func (s *Server) NoCapacity(n int) { s.mu.Lock(); s.noCapcity = n; s.mu.Unlock() }
+
+// Tasks is how many tasks were started.
+func (s *Server) Tasks() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.tasks) }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Auth = append(s.Auth, r.Header.Get("Authorization"))
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonEC2ContainerServiceV20141113.")
+	var in map[string]any
+	_ = json.NewDecoder(r.Body).Decode(&in)
+	if s.throttle > 0 {
+		s.throttle--
+		fail(w, 400, "ThrottlingException", "Rate exceeded")
+		return
+	}
+	switch op {
+	case "RegisterTaskDefinition":
+		s.defs++
+		arn := fmt.Sprintf("arn:aws:ecs:eu-west-1:123456789012:task-definition/%v:%d", in["family"], s.defs)
+		reply(w, map[string]any{"taskDefinition": map[string]any{"taskDefinitionArn": arn, "family": in["family"], "cpu": in["cpu"], "memory": in["memory"]}})
+	case "RunTask":
+		s.run(w, in)
+	case "DescribeTasks":
+		var out []any
+		var failures []any
+		for _, a := range in["tasks"].([]any) {
+			if t, ok := s.tasks[a.(string)]; ok {
+				out = append(out, t.json())
+			} else {
+				failures = append(failures, map[string]any{"arn": a, "reason": "MISSING"})
+			}
+		}
+		reply(w, map[string]any{"tasks": nonNil(out), "failures": nonNil(failures)})
+	case "StopTask":
+		t, ok := s.tasks[fmt.Sprint(in["task"])]
+		if !ok {
+			fail(w, 400, "InvalidParameterException", "The referenced task was not found.")
+			return
+		}
+		if t.stopped.IsZero() {
+			t.stopped = time.Now()
+		}
+		reply(w, map[string]any{"task": t.json()})
+	case "ListTasks":
+		var arns []any
+		for _, t := range s.tasks {
+			if in["startedBy"] == nil || in["startedBy"] == t.startedBy {
+				arns = append(arns, t.arn)
+			}
+		}
+		reply(w, map[string]any{"taskArns": nonNil(arns)})
+	default:
+		fail(w, 400, "UnknownOperationException", "unknown operation "+op)
+	}
+}
+
+func (s *Server) run(w http.ResponseWriter, in map[string]any) {
+	if tok, _ := in["clientToken"].(string); tok != "" {
+		if arn, ok := s.tokens[tok]; ok {
+			reply(w, map[string]any{"tasks": []any{s.tasks[arn].json()}, "failures": []any{}})
+			return
+		}
+	}
+	if s.noCapcity > 0 {
+		s.noCapcity--
+		reply(w, map[string]any{"tasks": []any{}, "failures": []any{map[string]any{"reason": "Capacity is unavailable at this time."}}})
+		return
+	}
+	t := &task{arn: "arn:aws:ecs:eu-west-1:123456789012:task/gantry/" + strings.ReplaceAll(uuid.NewString(), "-", ""),
+		def: fmt.Sprint(in["taskDefinition"]), env: map[string]string{}, created: time.Now()}
+	t.startedBy, _ = in["startedBy"].(string)
+	t.tags, _ = in["tags"].([]any)
+	if ov, ok := in["overrides"].(map[string]any); ok {
+		for _, co := range ov["containerOverrides"].([]any) {
+			for _, kv := range co.(map[string]any)["environment"].([]any) {
+				m := kv.(map[string]any)
+				t.env[fmt.Sprint(m["name"])] = fmt.Sprint(m["value"])
+			}
+		}
+	}
+	s.tasks[t.arn] = t
+	if tok, _ := in["clientToken"].(string); tok != "" {
+		s.tokens[tok] = t.arn
+	}
+	reply(w, map[string]any{"tasks": []any{t.json()}, "failures": []any{}})
+}
+
+// json renders the task in its current state, derived from the clock.
+func (t *task) json() map[string]any {
+	started := t.created.Add(20 * time.Millisecond)
+	sleep, _ := strconv.Atoi(t.env["GANTRY_TEST_SLEEP_MS"])
+	end := started.Add(time.Duration(sleep) * time.Millisecond)
+	never := t.env["GANTRY_TEST_NEVER_EXIT"] == "1"
+	now := time.Now()
+	c := map[string]any{"name": "job", "lastStatus": "RUNNING"}
+	m := map[string]any{"taskArn": t.arn, "taskDefinitionArn": t.def, "lastStatus": "RUNNING", "containers": []any{c},
+		"tags": nonNil(t.tags), "createdAt": epoch(t.created)}
+	switch {
+	case now.Before(started) && t.stopped.IsZero():
+		m["lastStatus"], c["lastStatus"] = "PROVISIONING", "PENDING"
+		return m
+	case t.env["GANTRY_FAKE_PULL_FAIL"] == "1":
+		m["lastStatus"], m["stoppedReason"], m["stoppedAt"] = "STOPPED", "CannotPullContainerError: pull image manifest has been retried 5 time(s)", epoch(started)
+		c["lastStatus"] = "STOPPED"
+		return m
+	case !t.stopped.IsZero() && (never || t.stopped.Before(end)):
+		m["lastStatus"], m["stoppedReason"], m["stoppedAt"] = "STOPPED", "Task stopped by user", epoch(t.stopped)
+		c["lastStatus"], c["exitCode"] = "STOPPED", 143
+	case never || now.Before(end):
+	default:
+		code, _ := strconv.Atoi(t.env["GANTRY_TEST_EXIT"])
+		m["lastStatus"], m["stoppedReason"], m["stoppedAt"] = "STOPPED", "Essential container in task exited", epoch(end)
+		c["lastStatus"], c["exitCode"] = "STOPPED", code
+	}
+	m["startedAt"] = epoch(started)
+	return m
+}
+
+func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+func nonNil(v []any) []any {
+	if v == nil {
+		return []any{}
+	}
+	return v
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, code int, typ, msg string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"__type": typ, "message": msg})
+}

@@ -1,0 +1,85 @@
+package fargate_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gantry/gantry/ent/schematype"
+	"github.com/gantry/gantry/executors"
+	"github.com/gantry/gantry/executors/conformance"
+	"github.com/gantry/gantry/executors/fargate"
+	"github.com/gantry/gantry/executors/fargate/ecsfake"
+)
+
+const secretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+func config(endpoint string) map[string]any {
+	return map[string]any{"region": "eu-west-1", "cluster": "gantry", "subnets": []any{"subnet-0123456789abcdef0"},
+		"security_groups": []any{"sg-0123456789abcdef0"}, "execution_role_arn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+		"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": secretKey, "endpoint": endpoint}
+}
+
+func newExec(t *testing.T) (executors.Executor, executors.Host, *ecsfake.Server) {
+	t.Helper()
+	fake := ecsfake.New()
+	t.Cleanup(fake.Close)
+	h := executors.Host{ID: uuid.New(), Name: "aws", Type: schematype.ExecutorFargate, Config: config(fake.URL)}
+	ex, err := fargate.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex, h, fake
+}
+
+func TestConformance(t *testing.T) {
+	ex, h, fake := newExec(t)
+	conformance.Run(t, conformance.Harness{Exec: ex, Host: h, Image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1", NoLogs: true, CleanupKeeps: true})
+	for _, a := range fake.Auth {
+		if !strings.HasPrefix(a, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/") || strings.Contains(a, secretKey) {
+			t.Fatalf("request not signed by the SDK with the configured key: %q", a)
+		}
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	for key, bad := range map[string]any{"region": "moon-1", "cluster": "", "subnets": []any{"sub-1"}, "execution_role_arn": "role/x",
+		"security_groups": []any{"group"}, "secret_access_key": ""} {
+		cfg := config("http://x")
+		cfg[key] = bad
+		_, err := fargate.New(executors.Host{Name: "aws", Config: cfg})
+		if err == nil || !strings.Contains(err.Error(), strings.Split(key, "_key")[0]) || strings.Contains(err.Error(), secretKey) {
+			t.Errorf("%s=%v: %v", key, bad, err)
+		}
+	}
+}
+
+func TestFailureClasses(t *testing.T) {
+	ex, _, fake := newExec(t)
+	ctx := context.Background()
+	spec := func(env map[string]string) executors.Spec {
+		return executors.Spec{JobID: uuid.New(), Image: "app:1", CPU: 0.3, MemoryMB: 700, Env: env}
+	}
+	fake.Throttle(1)
+	if _, err := ex.Launch(ctx, spec(nil)); executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "Rate exceeded") {
+		t.Errorf("throttled: %v", err)
+	}
+	fake.NoCapacity(1)
+	if _, err := ex.Launch(ctx, spec(nil)); executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "Capacity") {
+		t.Errorf("no capacity: %v", err)
+	}
+	id, err := ex.Launch(ctx, spec(map[string]string{"GANTRY_FAKE_PULL_FAIL": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := conformance.WaitEnded(ctx, ex, id, 10*time.Millisecond)
+	if err != nil || s.State != executors.StateFailed || s.Class != executors.Permanent || !strings.Contains(s.Reason, "CannotPullContainer") {
+		t.Errorf("image pull failure: %+v %v", s, err)
+	}
+	if _, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: "x", CPU: 64}); executors.ClassOf(err) != executors.Permanent || !strings.Contains(err.Error(), "no Fargate size") {
+		t.Errorf("impossible size: %v", err)
+	}
+}

@@ -1,0 +1,36 @@
+package fargate
+
+import "fmt"
+
+// size is a valid Fargate task size: CPU units (1024 = 1 vCPU) and MiB.
+type size struct{ cpu, memory int }
+
+// fargateSizes lists, per CPU size, the memory range and step Fargate allows.
+var fargateSizes = []struct{ cpu, min, max, step int }{
+	{256, 512, 2048, 512}, // 512, 1024, 2048 (1536 is not offered)
+	{512, 1024, 4096, 1024},
+	{1024, 2048, 8192, 1024},
+	{2048, 4096, 16384, 1024},
+	{4096, 8192, 30720, 1024},
+	{8192, 16384, 61440, 4096},
+	{16384, 32768, 122880, 8192},
+}
+
+// fit rounds a request (cores, MiB) up to the smallest valid Fargate size.
+func fit(cores float64, memoryMB int) (size, error) {
+	want := int(cores*1024 + 0.5)
+	for _, s := range fargateSizes {
+		if s.cpu < want {
+			continue
+		}
+		for m := s.min; m <= s.max; m += s.step {
+			if s.cpu == 256 && m == 1536 {
+				continue
+			}
+			if m >= memoryMB {
+				return size{cpu: s.cpu, memory: m}, nil
+			}
+		}
+	}
+	return size{}, fmt.Errorf("no Fargate size fits %.2f vCPU and %d MiB (largest: 16 vCPU, 120 GiB)", cores, memoryMB)
+}

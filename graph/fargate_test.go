@@ -1,0 +1,50 @@
+package graph_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gantry/gantry/executors/fargate/ecsfake"
+)
+
+// TestFargateThroughGraphQL runs jobs on ECS Fargate through the official
+// SDK against a local fake of the ECS JSON API: completed, failed with the
+// exit code, cancelled (StopTask, then DescribeTasks proves it stopped); a
+// malformed role ARN is refused at host creation; credentials never return.
+func TestFargateThroughGraphQL(t *testing.T) {
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	fake := ecsfake.New()
+	defer fake.Close()
+	c := newDispatchingServer(t, "sqlite")
+	cfg := map[string]any{"region": "eu-west-1", "cluster": "gantry", "subnets": []any{"subnet-0123456789abcdef0"},
+		"execution_role_arn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+		"access_key_id":      "AKIAIOSFODNN7EXAMPLE", "secret_access_key": secret, "endpoint": fake.URL}
+	r := c.Do(t, createHost, map[string]any{"in": map[string]any{"name": "aws", "executorType": "fargate", "executorConfig": cfg}})
+	if len(r.Errors) > 0 || strings.Contains(r.Raw, secret) {
+		t.Fatalf("create host: %s", r.Raw)
+	}
+	in := func(env map[string]any) map[string]any {
+		return map[string]any{"image": "app:1", "preferredExecutor": "fargate", "cpuLimit": 0.25, "memoryLimit": 300, "environment": env}
+	}
+	ok := submit(t, c, in(map[string]any{"GANTRY_TEST_SLEEP_MS": "100"}))
+	bad := submit(t, c, in(map[string]any{"GANTRY_TEST_EXIT": "5"}))
+	long := submit(t, c, in(map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}))
+	if job := waitStatus(t, c, ok, "completed", "failed"); job["status"] != "completed" || job["executorType"] != "fargate" {
+		t.Fatalf("fargate job: %v", job)
+	}
+	if job := waitStatus(t, c, bad, "completed", "failed"); job["status"] != "failed" || job["exitCode"] != float64(5) {
+		t.Fatalf("exit 5: %v", job)
+	}
+	waitStatus(t, c, long, "running")
+	c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": long})
+	waitStatus(t, c, long, "cancelled")
+	d := c.Do(t, `{ containerJobs { edges { node { externalExecutionID stdoutLog } } } }`, nil)
+	if strings.Contains(d.Raw, secret) || !strings.Contains(d.Raw, "arn:aws:ecs") {
+		t.Fatalf("responses: %s", d.Raw)
+	}
+	cfg["execution_role_arn"] = "ecsTaskExecutionRole"
+	e := c.Fail(t, createHost, map[string]any{"in": map[string]any{"name": "aws2", "executorType": "fargate", "executorConfig": cfg}})
+	if e.Code() != "INVALID_INPUT" || !strings.Contains(e.Message, "execution_role_arn") || strings.Contains(e.Message, secret) {
+		t.Fatalf("bad role: %q (%s)", e.Message, e.Code())
+	}
+}
