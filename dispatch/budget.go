@@ -125,7 +125,14 @@ func (d *Dispatcher) cheapestEstimate(ctx context.Context, spec jobSpec) (decima
 		if !h.IsActive || (spec.PreferredExecutor != nil && *spec.PreferredExecutor != "" && *spec.PreferredExecutor != string(h.ExecutorType)) {
 			continue
 		}
-		e := routing.Estimate(routingHost(h), timeout)
+		cores, mem := 1.0, 512
+		if spec.CPULimit != nil {
+			cores = *spec.CPULimit
+		}
+		if spec.MemoryLimit != nil {
+			mem = *spec.MemoryLimit
+		}
+		e := routing.EstimateJob(d.routingHost(h), cores, mem, timeout)
 		v := decimal.Zero
 		if e.Valid {
 			v = e.NullDecimal.Decimal
@@ -153,7 +160,8 @@ func (hs *holds) held(ctx context.Context, j *ent.ContainerJob, h routing.Host) 
 		return "", err
 	}
 	est := decimal.Zero
-	if e := routing.Estimate(h, j.TimeoutSeconds); e.Valid {
+	res := j.EstimateResources()
+	if e := routing.EstimateJob(h, res.CPUCores, res.MemoryMB, j.TimeoutSeconds); e.Valid {
 		est = e.NullDecimal.Decimal
 	}
 	var hold []*ent.Budget

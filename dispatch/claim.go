@@ -112,20 +112,24 @@ func (d *Dispatcher) hostSnapshot(ctx context.Context, tx *ent.Tx) ([]routing.Ho
 	}
 	out := make([]routing.Host, len(hs))
 	for i, h := range hs {
-		out[i] = routingHost(h)
+		out[i] = d.routingHost(h)
 		out[i].Runnable = runnable[h.ExecutorType]
 	}
 	return out, nil
 }
 
 // routingHost is the router's view of a host row.
-func routingHost(h *ent.ExecutorHost) routing.Host {
+func (d *Dispatcher) routingHost(h *ent.ExecutorHost) routing.Host {
 	rh := routing.Host{ID: h.ID, Name: h.Name, Type: h.ExecutorType, Active: h.IsActive, Current: h.CurrentJobCount,
 		Max: h.MaxConcurrentJobs, HealthFailures: h.HealthCheckFailures, Weight: h.Weight,
 		CostPerHour: h.CostPerHour, CostPerJob: h.CostPerJob, AvgStartup: derefInt(h.AverageStartupTime),
 		MemoryMB: derefInt(h.MemoryCapacityMB)}
 	if h.CPUCapacity != nil {
 		rh.CPU = *h.CPUCapacity
+	}
+	region, _ := h.ExecutorConfig["region"].(string)
+	if p, ok := d.prices.Lookup(h.ExecutorType, region); ok {
+		rh.Price = &p
 	}
 	return rh
 }
@@ -254,7 +258,8 @@ func (d *Dispatcher) toLaunching(j *ent.ContainerJob, h *routing.Host, reason st
 	j.ExecutorType = h.Type
 	j.LeaseOwner = d.id
 	// The estimate is an upper bound: the job's timeout at the host's prices.
-	estimate := routing.Estimate(*h, j.TimeoutSeconds)
+	res := j.EstimateResources()
+	estimate := routing.EstimateJob(*h, res.CPUCores, res.MemoryMB, j.TimeoutSeconds)
 	// The full explanation goes with the job: the reason line, and the
 	// best candidates in executor_metadata["routing"].
 	meta := make(map[string]any, len(j.ExecutorMetadata)+1)

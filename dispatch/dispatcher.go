@@ -18,20 +18,21 @@ import (
 
 // Options tune a Dispatcher; zero values take the defaults.
 type Options struct {
-	ID                string         // replica id (lease owner); default host-pid-random
-	BatchSize         int            // jobs claimed per transaction (100)
-	LaunchConcurrency int            // launches in flight (64)
-	PollInterval      time.Duration  // how often running jobs are checked (100ms)
-	LeaseTTL          time.Duration  // lease length; renewed every TTL/3 (15s)
-	ReconcileEvery    time.Duration  // host counter recount period (1m)
-	StopGrace         time.Duration  // SIGTERM-to-SIGKILL grace on cancel/timeout (10s)
-	RetryBase         time.Duration  // first retry delay of the default strategy (2s)
-	IdleTick          time.Duration  // safety wake-up when nothing signals (5s)
-	HealthEvery       time.Duration  // host health checks and orphan sweeps (30s)
-	KeepFailed        time.Duration  // how long executions of failed/timed-out jobs are kept for inspection (10m; <0: remove at once)
-	LogCap            int            // bytes kept of each of stdout/stderr (256 KiB)
-	Completers        int            // concurrent outcome-applying transactions (4; 1 on SQLite)
-	Router            routing.Router // nil: the policy over the routing rules in the database
+	ID                string             // replica id (lease owner); default host-pid-random
+	BatchSize         int                // jobs claimed per transaction (100)
+	LaunchConcurrency int                // launches in flight (64)
+	PollInterval      time.Duration      // how often running jobs are checked (100ms)
+	LeaseTTL          time.Duration      // lease length; renewed every TTL/3 (15s)
+	ReconcileEvery    time.Duration      // host counter recount period (1m)
+	StopGrace         time.Duration      // SIGTERM-to-SIGKILL grace on cancel/timeout (10s)
+	RetryBase         time.Duration      // first retry delay of the default strategy (2s)
+	IdleTick          time.Duration      // safety wake-up when nothing signals (5s)
+	HealthEvery       time.Duration      // host health checks and orphan sweeps (30s)
+	KeepFailed        time.Duration      // how long executions of failed/timed-out jobs are kept for inspection (10m; <0: remove at once)
+	LogCap            int                // bytes kept of each of stdout/stderr (256 KiB)
+	Completers        int                // concurrent outcome-applying transactions (4; 1 on SQLite)
+	Prices            routing.PriceTable // provider price models (nil: the built-in table, or GANTRY_PRICES_FILE)
+	Router            routing.Router     // nil: the policy over the routing rules in the database
 	Now               func() time.Time
 	Logger            *slog.Logger
 	// Publish receives events after their transaction commits.
@@ -94,8 +95,9 @@ type Dispatcher struct {
 	outcomes  chan outcome
 	launchSem chan struct{}
 
-	seq   *sequencer
-	rules *ruleCache
+	seq    *sequencer
+	rules  *ruleCache
+	prices routing.PriceTable
 
 	submits    chan submitReq
 	submitOnce sync.Once
@@ -112,6 +114,13 @@ type Dispatcher struct {
 // New returns a dispatcher over db.
 func New(db *store.DB, opts Options) *Dispatcher {
 	opts.defaults()
+	prices := opts.Prices
+	if prices == nil {
+		var err error
+		if prices, err = routing.LoadPrices(os.Getenv("GANTRY_PRICES_FILE")); err != nil {
+			opts.Logger.Error("price table unreadable; cloud costs unknown", "err", err)
+		}
+	}
 	if db.Dialect == store.SQLite {
 		opts.Completers = 1 // one writer at a time anyway
 	}
@@ -122,6 +131,7 @@ func New(db *store.DB, opts Options) *Dispatcher {
 		outcomes:  make(chan outcome, 1024),
 		launchSem: make(chan struct{}, opts.LaunchConcurrency),
 		seq:       newSequencer(),
+		prices:    prices,
 		submits:   make(chan submitReq, 1024),
 		rules:     &ruleCache{programs: map[uuid.UUID]compiled{}},
 		launching: map[uuid.UUID]bool{},

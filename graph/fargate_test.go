@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gantry/gantry/executors/fargate/ecsfake"
+	"github.com/gantry/gantry/graph/graphtest"
 )
 
 // TestFargateThroughGraphQL runs jobs on ECS Fargate through the official
@@ -26,11 +27,18 @@ func TestFargateThroughGraphQL(t *testing.T) {
 	in := func(env map[string]any) map[string]any {
 		return map[string]any{"image": "app:1", "preferredExecutor": "fargate", "cpuLimit": 0.25, "memoryLimit": 300, "environment": env}
 	}
-	ok := submit(t, c, in(map[string]any{"GANTRY_TEST_SLEEP_MS": "100"}))
+	// Priced by the built-in price model (the host has no fixed prices):
+	// 1 vCPU + 2 GiB for its 3600 s timeout on Fargate ≈ 0.0494.
+	ok := submit(t, c, map[string]any{"image": "app:1", "preferredExecutor": "fargate", "cpuLimit": 1, "memoryLimit": 2048,
+		"timeoutSeconds": 3600, "environment": map[string]any{"GANTRY_TEST_SLEEP_MS": "100"}})
 	bad := submit(t, c, in(map[string]any{"GANTRY_TEST_EXIT": "5"}))
 	long := submit(t, c, in(map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}))
 	if job := waitStatus(t, c, ok, "completed", "failed"); job["status"] != "completed" || job["executorType"] != "fargate" {
 		t.Fatalf("fargate job: %v", job)
+	}
+	cost := c.OK(t, `query($id: ID!) { node(id: $id) { ... on ContainerJob { estimatedCost actualCost } } }`, map[string]any{"id": ok})
+	if graphtest.Get(cost, "node.estimatedCost") != "0.0494" || graphtest.Get(cost, "node.actualCost") == nil {
+		t.Fatalf("price-model cost: %v", cost)
 	}
 	if job := waitStatus(t, c, bad, "completed", "failed"); job["status"] != "failed" || job["exitCode"] != float64(5) {
 		t.Fatalf("exit 5: %v", job)

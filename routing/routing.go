@@ -33,6 +33,9 @@ type Host struct {
 	AvgStartup  int     // seconds
 	MemoryMB    int     // largest job memory accepted; 0: no limit
 	CPU         float64 // most cores per job; 0: no limit
+	// Price is the provider's price model, used when the host has no fixed
+	// prices (cost_per_hour / cost_per_job).
+	Price *Price
 
 	// Prices in 1/10000 USD, filled in once per snapshot by Route.
 	prepared          bool
@@ -59,6 +62,30 @@ func (h *Host) prepare() {
 // costKey is the estimate for seconds of run time in 1/10000 USD (rounded).
 func (h *Host) costKey(seconds int) int64 {
 	return h.perJob4 + (h.perHour4*int64(seconds)+1800)/3600
+}
+
+// EstimateJob is what a job of cores and memoryMB costs on h if it runs for
+// seconds: the host's fixed prices when it has them, else its provider's
+// price model, else unknown (invalid).
+func EstimateJob(h Host, cores float64, memoryMB, seconds int) schematype.Decimal {
+	if !h.CostPerHour.Valid && !h.CostPerJob.Valid && h.Price != nil {
+		return schematype.NewDecimal(h.Price.Cost(cores, memoryMB, seconds))
+	}
+	return Estimate(h, seconds)
+}
+
+func cpuOf(v Vars) float64 {
+	if v.CPU > 0 {
+		return v.CPU
+	}
+	return 1
+}
+
+func memOf(v Vars) int {
+	if v.MemoryMB > 0 {
+		return v.MemoryMB
+	}
+	return 512
 }
 
 // Estimate is what a job costs on h if it runs for seconds: the host's
@@ -156,8 +183,12 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 		h := &hosts[i]
 		reason := ineligible(job, *h)
 		c := Candidate{Host: h, Eligible: reason == "", Reason: reason}
-		if h.priced {
+		switch {
+		case h.priced:
 			c.priced, c.costKey = true, h.costKey(job.Vars.TimeoutSeconds)
+		case h.Price != nil:
+			cost := h.Price.Cost(cpuOf(job.Vars), memOf(job.Vars), job.Vars.TimeoutSeconds)
+			c.priced, c.costKey = true, cost.Shift(4).Round(0).IntPart()
 		}
 		if c.Eligible && job.AvoidHost != nil && *job.AvoidHost == h.ID {
 			c.avoided, c.Reason = true, "eligible, but the previous attempt failed to launch here"
