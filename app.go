@@ -11,7 +11,8 @@ import (
 	"github.com/gantry/gantry/dispatch"
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/events"
-	_ "github.com/gantry/gantry/executors/docker" // executor backends register themselves
+	_ "github.com/gantry/gantry/executors/cloudrun" // executor backends register themselves
+	_ "github.com/gantry/gantry/executors/docker"
 	_ "github.com/gantry/gantry/executors/fargate"
 	_ "github.com/gantry/gantry/executors/mock"
 	_ "github.com/gantry/gantry/executors/scaleway"

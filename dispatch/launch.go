@@ -149,11 +149,32 @@ func (d *Dispatcher) launch(ctx context.Context, j *ent.ContainerJob) outcome {
 	}
 	d.noteStartup(*j.DockerHostID, time.Since(start))
 	now := d.now()
+	meta := described(j, ex, id)
 	return outcome{
 		change: Change{Job: j, To: st.StatusRunning, ExecutionID: id, Reason: "launched on " + string(j.ExecutorType),
-			Set: func(u *ent.ContainerJobUpdate) { u.SetLaunchedAt(now) }},
+			Set: func(u *ent.ContainerJobUpdate) {
+				u.SetLaunchedAt(now)
+				if meta != nil {
+					u.SetExecutorMetadata(meta)
+				}
+			}},
 		after: after,
 	}
+}
+
+// described is j's executor_metadata with where the execution lives (region,
+// resource names, console URL) under "execution", for backends that say.
+func described(j *ent.ContainerJob, ex executors.Executor, id string) map[string]any {
+	dsc, ok := ex.(executors.Describer)
+	if !ok {
+		return nil
+	}
+	meta := make(map[string]any, len(j.ExecutorMetadata)+1)
+	for k, v := range j.ExecutorMetadata {
+		meta[k] = v
+	}
+	meta["execution"] = dsc.Describe(id)
+	return meta
 }
 
 // tripBreaker counts an infrastructure-class launch failure against the

@@ -244,3 +244,10 @@ func Unregister(t schematype.ExecutorType) {
 	defer regMu.Unlock()
 	delete(registry, t)
 }
+
+// Describer is implemented by backends that can say where an execution
+// lives (region, resource names, a console URL) without an API call. The
+// dispatcher records it in the job's executor_metadata at launch.
+type Describer interface {
+	Describe(executionID string) map[string]any
+}

@@ -46,8 +46,8 @@ func TestFargateThroughGraphQL(t *testing.T) {
 	waitStatus(t, c, long, "running")
 	c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": long})
 	waitStatus(t, c, long, "cancelled")
-	d := c.Do(t, `{ containerJobs { edges { node { externalExecutionID stdoutLog } } } }`, nil)
-	if strings.Contains(d.Raw, secret) || !strings.Contains(d.Raw, "arn:aws:ecs") {
+	d := c.Do(t, `{ containerJobs { edges { node { externalExecutionID executorMetadata stdoutLog } } } }`, nil)
+	if strings.Contains(d.Raw, secret) || !strings.Contains(d.Raw, "arn:aws:ecs") || !strings.Contains(d.Raw, `"cluster":"gantry"`) {
 		t.Fatalf("responses: %s", d.Raw)
 	}
 	cfg["execution_role_arn"] = "ecsTaskExecutionRole"

@@ -28,16 +28,17 @@ const createHost = `mutation($in: CreateExecutorHostInput!) {
 func TestHostsAndTemplates(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dialect string) {
 		c, _ := newServer(t, dialect, graph.Options{})
-		secret := "tok-" + strings.Repeat("z", 12)
+		secret := "11111111-2222-3333-4444-" + strings.Repeat("9", 12)
 		d := c.OK(t, createHost, map[string]any{"in": map[string]any{
-			"name": "cloud-eu", "executorType": "cloudrun", "maxConcurrentJobs": 4,
-			"executorConfig": map[string]any{"project": "p1", "token": secret},
+			"name": "cloud-eu", "executorType": "scaleway", "maxConcurrentJobs": 4,
+			"executorConfig": map[string]any{"region": "fr-par", "project_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+				"access_key": "SCWABCDEFGHIJKLMNOPQ", "secret_key": secret},
 		}})
 		h := graphtest.Get(d, "createExecutorHost.executorHost")
-		if graphtest.Get(h, "executorType") != "cloudrun" || graphtest.Get(h, "capacity.availableSlots") != float64(4) {
+		if graphtest.Get(h, "executorType") != "scaleway" || graphtest.Get(h, "capacity.availableSlots") != float64(4) {
 			t.Fatalf("host = %v", h)
 		}
-		if keys := graphtest.Get(h, "executorConfigKeys"); len(keys.([]any)) != 2 {
+		if keys := graphtest.Get(h, "executorConfigKeys"); len(keys.([]any)) != 4 {
 			t.Fatalf("executorConfigKeys = %v", keys)
 		}
 		id := graphtest.Get(h, "id").(string)
@@ -45,7 +46,7 @@ func TestHostsAndTemplates(t *testing.T) {
 		// The node query, the connection and an update never return the secret.
 		for _, q := range []string{
 			`query($id: ID!) { node(id: $id) { id ... on ExecutorHost { name executorConfigKeys } } }`,
-			`{ executorHosts(where: {executorType: cloudrun}) { totalCount edges { node { id name } } } }`,
+			`{ executorHosts(where: {executorType: scaleway}) { totalCount edges { node { id name } } } }`,
 			`mutation($id: ID!) { updateExecutorHost(id: $id, input: {maxConcurrentJobs: 5}) { executorHost { maxConcurrentJobs } } }`,
 		} {
 			r := c.Do(t, q, map[string]any{"id": id})
@@ -196,7 +197,8 @@ func TestHostConfigCheckedAtCreation(t *testing.T) {
 	if err := graph.CheckWithBackend(ctx, "mock", map[string]any{"run_ms": 5}); err != nil {
 		t.Fatalf("good mock config: %v", err)
 	}
-	if err := graph.CheckWithBackend(ctx, "cloudrun", map[string]any{"anything": 1}); err != nil {
-		t.Fatalf("type without a backend: %v", err)
+	// Checking a cloud host's config needs neither network nor credentials.
+	if err := graph.CheckWithBackend(ctx, "cloudrun", map[string]any{"project": "my-project-1", "region": "europe-west1"}); err != nil {
+		t.Fatalf("good cloudrun config: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gantry/gantry/ent/schematype"
 	"github.com/gantry/gantry/events"
 	"github.com/gantry/gantry/executors"
+	_ "github.com/gantry/gantry/executors/cloudrun"
 	_ "github.com/gantry/gantry/executors/docker"
 	_ "github.com/gantry/gantry/executors/fargate"
 	"github.com/gantry/gantry/executors/mock"

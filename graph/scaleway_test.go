@@ -37,7 +37,7 @@ func TestScalewayThroughGraphQL(t *testing.T) {
 	c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": long})
 	waitStatus(t, c, long, "cancelled")
 	d := c.Do(t, `{ containerJobs { edges { node { externalExecutionID executorMetadata estimatedCost actualCost } } } executorHosts { edges { node { executorConfigKeys } } } }`, nil)
-	if strings.Contains(d.Raw, secret) || !strings.Contains(d.Raw, "secret_key") {
+	if strings.Contains(d.Raw, secret) || !strings.Contains(d.Raw, "secret_key") || !strings.Contains(d.Raw, `"jobRunID"`) {
 		t.Fatalf("responses: %s", d.Raw)
 	}
 

@@ -338,3 +338,10 @@ func matches(labels, match map[string]string) bool {
 	}
 	return true
 }
+
+// Describe implements executors.Describer.
+func (e *Executor) Describe(id string) map[string]any {
+	task := id[strings.LastIndex(id, "/")+1:]
+	return map[string]any{"provider": "fargate", "region": e.cfg.Region, "cluster": e.cfg.Cluster, "taskArn": id,
+		"consoleURL": fmt.Sprintf("https://%s.console.aws.amazon.com/ecs/v2/clusters/%s/tasks/%s?region=%s", e.cfg.Region, e.cfg.Cluster, task, e.cfg.Region)}
+}

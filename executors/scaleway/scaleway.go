@@ -353,3 +353,8 @@ func matches(labels, match map[string]string) bool {
 	}
 	return true
 }
+
+// Describe implements executors.Describer.
+func (e *Executor) Describe(id string) map[string]any {
+	return map[string]any{"provider": "scaleway", "region": string(e.cfg.Region), "projectID": e.cfg.ProjectID, "jobRunID": id}
+}

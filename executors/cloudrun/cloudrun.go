@@ -1,0 +1,493 @@
+// Package cloudrun runs jobs as Google Cloud Run Jobs executions through the
+// official client (cloud.google.com/go/run/apiv2, gRPC): one Cloud Run Job
+// per distinct template (image, command, size), created once and reused,
+// and one execution per attempt, started by RunJob with the attempt's
+// environment and timeout as overrides. Retries stay 0 at Cloud Run:
+// Gantry owns retries.
+package cloudrun
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	run "cloud.google.com/go/run/apiv2"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/gantry/gantry/ent/schematype"
+	"github.com/gantry/gantry/executors"
+)
+
+func init() { executors.Register(schematype.ExecutorCloudRun, New) }
+
+// envLabels carries an execution's Gantry labels. RunJob takes no labels
+// and Cloud Run label keys cannot hold Gantry's, so they travel in the
+// overridden environment, which the execution's template keeps.
+const envLabels = "GANTRY_LABELS"
+
+// Job labels mark the Cloud Run Jobs Gantry manages, per host.
+const (
+	labelManaged = "managed-by"
+	labelHost    = "gantry-host"
+)
+
+// Executor is one Google Cloud project and region.
+type Executor struct {
+	host  executors.Host
+	cfg   Config
+	jobs  *run.JobsClient
+	execs *run.ExecutionsClient
+	tasks *run.TasksClient
+
+	once     sync.Once
+	connErr  error
+	flight   singleflight.Group
+	mu       sync.Mutex
+	ready    map[string]bool   // Cloud Run Job names known to exist
+	launched map[string]string // attempt execution name -> Cloud Run execution
+}
+
+// New builds the executor. It only validates: the API clients are made on
+// first use, so checking a host's config needs no credentials or network.
+func New(host executors.Host) (executors.Executor, error) {
+	cfg, err := ParseConfig(host.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &Executor{host: host, cfg: cfg, ready: map[string]bool{}, launched: map[string]string{}}, nil
+}
+
+// connect makes the API clients once.
+func (e *Executor) connect() error {
+	e.once.Do(func() { e.connErr = e.dial() })
+	return e.connErr
+}
+
+func (e *Executor) dial() error {
+	opts, err := clientOptions(e.cfg)
+	if err != nil {
+		return executors.PermanentError(err)
+	}
+	ctx := context.Background()
+	if e.jobs, err = run.NewJobsClient(ctx, opts...); err != nil {
+		return executors.TransientError(fmt.Errorf("cloudrun jobs client: %w", err))
+	}
+	if e.execs, err = run.NewExecutionsClient(ctx, opts...); err != nil {
+		return executors.TransientError(fmt.Errorf("cloudrun executions client: %w", err))
+	}
+	if e.tasks, err = run.NewTasksClient(ctx, opts...); err != nil {
+		return executors.TransientError(fmt.Errorf("cloudrun tasks client: %w", err))
+	}
+	return nil
+}
+
+func (e *Executor) parent() string {
+	return fmt.Sprintf("projects/%s/locations/%s", e.cfg.Project, e.cfg.Region)
+}
+
+// classify maps gRPC status codes to failure classes; the message is the
+// provider's, which never carries the key.
+func classify(op string, err error) error {
+	wrapped := fmt.Errorf("cloudrun %s: %s", op, status.Convert(err).Message())
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition, codes.NotFound, codes.OutOfRange:
+		return executors.PermanentError(wrapped)
+	}
+	// ResourceExhausted (quota, throttling), Unavailable, Internal,
+	// DeadlineExceeded, Aborted: worth retrying.
+	return executors.TransientError(wrapped)
+}
+
+// Launch implements executors.Executor.
+func (e *Executor) Launch(ctx context.Context, spec executors.Spec) (string, error) {
+	if err := e.connect(); err != nil {
+		return "", err
+	}
+	cores, mem := spec.CPU, spec.MemoryMB
+	if cores <= 0 {
+		cores = 1
+	}
+	if mem <= 0 {
+		mem = 512
+	}
+	sz, err := fit(cores, mem)
+	if err != nil {
+		return "", executors.PermanentError(err)
+	}
+	job, err := e.ensureJob(ctx, spec, sz)
+	if err != nil {
+		return "", err
+	}
+	// One launch per attempt at a time: a repeat waits for the first.
+	id, err, _ := e.flight.Do(spec.ExecutionName(), func() (any, error) { return e.run(ctx, job, spec) })
+	if err != nil {
+		return "", err
+	}
+	return id.(string), nil
+}
+
+// run starts the attempt's execution unless it already exists.
+func (e *Executor) run(ctx context.Context, job string, spec executors.Spec) (string, error) {
+	if id, err := e.findLaunched(ctx, job, spec); id != "" || err != nil {
+		return id, err
+	}
+	labels, _ := json.Marshal(spec.BaseLabels(e.host, ""))
+	env := []*runpb.EnvVar{{Name: envLabels, Values: &runpb.EnvVar_Value{Value: string(labels)}}}
+	for _, k := range sortedKeys(spec.Env) {
+		env = append(env, &runpb.EnvVar{Name: k, Values: &runpb.EnvVar_Value{Value: spec.Env[k]}})
+	}
+	ov := &runpb.RunJobRequest_Overrides{TaskCount: 1, ContainerOverrides: []*runpb.RunJobRequest_Overrides_ContainerOverride{{Env: env}}}
+	if spec.Timeout > 0 {
+		ov.Timeout = durationpb.New(spec.Timeout)
+	}
+	op, err := e.jobs.RunJob(ctx, &runpb.RunJobRequest{Name: job, Overrides: ov})
+	if err != nil {
+		return "", classify("run job", err)
+	}
+	// The operation ends with the execution; its metadata names it now.
+	ex, err := op.Metadata()
+	if err != nil || ex.GetName() == "" {
+		return "", executors.TransientError(fmt.Errorf("cloudrun run job: operation %s names no execution", op.Name()))
+	}
+	e.mu.Lock()
+	e.launched[spec.ExecutionName()] = ex.GetName()
+	e.mu.Unlock()
+	return ex.GetName(), nil
+}
+
+// findLaunched finds the attempt's execution if it was already started, in
+// this process or (after a restart) among the job's recent executions.
+func (e *Executor) findLaunched(ctx context.Context, job string, spec executors.Spec) (string, error) {
+	e.mu.Lock()
+	id := e.launched[spec.ExecutionName()]
+	e.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	// Executions list newest first; an attempt relaunched after a crash is
+	// among the recent ones, so the scan stops after a few pages.
+	it := e.execs.ListExecutions(ctx, &runpb.ListExecutionsRequest{Parent: job, PageSize: 100})
+	for range 500 {
+		ex, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return "", nil
+		}
+		if err != nil {
+			return "", classify("list executions", err)
+		}
+		l := labelsOf(ex)
+		if l[executors.LabelJobID] == spec.JobID.String() && l[executors.LabelAttempt] == strconv.Itoa(spec.Attempt) {
+			return ex.GetName(), nil
+		}
+	}
+	return "", nil
+}
+
+// ensureJob creates (once) the Cloud Run Job for the spec's template.
+func (e *Executor) ensureJob(ctx context.Context, spec executors.Spec, sz size) (string, error) {
+	sum := sha256.Sum256([]byte(fmt.Sprint(spec.Image, "\x00", strings.Join(spec.Command, "\x00"), "\x00", spec.WorkingDir, "\x00",
+		sz.cpu, sz.memory, e.cfg.ServiceAccount)))
+	id := "gantry-" + hex.EncodeToString(sum[:])[:16]
+	name := e.parent() + "/jobs/" + id
+	e.mu.Lock()
+	ok := e.ready[name]
+	e.mu.Unlock()
+	if ok {
+		return name, nil
+	}
+	_, err := e.jobs.GetJob(ctx, &runpb.GetJobRequest{Name: name})
+	if status.Code(err) == codes.NotFound {
+		err = e.createJob(ctx, id, spec, sz)
+	}
+	if err != nil {
+		return "", classify("get job", err)
+	}
+	e.mu.Lock()
+	e.ready[name] = true
+	e.mu.Unlock()
+	return name, nil
+}
+
+func (e *Executor) createJob(ctx context.Context, id string, spec executors.Spec, sz size) error {
+	c := &runpb.Container{Name: "job", Image: spec.Image, WorkingDir: spec.WorkingDir,
+		Resources: &runpb.ResourceRequirements{Limits: map[string]string{"cpu": strconv.Itoa(sz.cpu), "memory": fmt.Sprintf("%dMi", sz.memory)}}}
+	if len(spec.Command) > 0 {
+		c.Command = spec.Command
+	}
+	job := &runpb.Job{
+		Labels: map[string]string{labelManaged: "gantry", labelHost: e.host.ID.String()},
+		Template: &runpb.ExecutionTemplate{TaskCount: 1, Template: &runpb.TaskTemplate{
+			Containers: []*runpb.Container{c}, ServiceAccount: e.cfg.ServiceAccount,
+			Retries: &runpb.TaskTemplate_MaxRetries{MaxRetries: 0}}},
+	}
+	op, err := e.jobs.CreateJob(ctx, &runpb.CreateJobRequest{Parent: e.parent(), JobId: id, Job: job})
+	if status.Code(err) == codes.AlreadyExists {
+		return nil // another replica created it first
+	}
+	if err != nil {
+		return err
+	}
+	_, err = op.Wait(ctx)
+	return err
+}
+
+// owned reports whether id names an execution under this host's project
+// and region; anything else cannot be one of ours.
+func (e *Executor) owned(id string) bool {
+	return strings.HasPrefix(id, e.parent()+"/jobs/") && strings.Contains(id, "/executions/")
+}
+
+// Status implements executors.Executor.
+func (e *Executor) Status(ctx context.Context, id string) (executors.Status, error) {
+	if !e.owned(id) {
+		return executors.Status{}, executors.ErrNotFound
+	}
+	if err := e.connect(); err != nil {
+		return executors.Status{}, err
+	}
+	ex, err := e.execs.GetExecution(ctx, &runpb.GetExecutionRequest{Name: id})
+	if status.Code(err) == codes.NotFound {
+		return executors.Status{}, executors.ErrNotFound
+	}
+	if err != nil {
+		return executors.Status{}, classify("get execution", err)
+	}
+	return e.statusOf(ctx, ex)
+}
+
+// statusOf maps an execution (and, once it ended, its task's last attempt)
+// to a Status.
+func (e *Executor) statusOf(ctx context.Context, ex *runpb.Execution) (executors.Status, error) {
+	s := executors.Status{StartedAt: ex.GetStartTime().AsTime(), FinishedAt: ex.GetCompletionTime().AsTime()}
+	if ex.GetStartTime() == nil {
+		s.StartedAt = time.Time{}
+	}
+	if ex.GetCompletionTime() == nil {
+		s.FinishedAt, s.State = time.Time{}, executors.StatePending
+		if ex.GetRunningCount() > 0 || ex.GetStartTime() != nil {
+			s.State = executors.StateRunning
+		}
+		return s, nil
+	}
+	attempt, err := e.lastAttempt(ctx, ex.GetName())
+	if err != nil {
+		return s, err
+	}
+	if attempt != nil && (attempt.GetExitCode() != 0 || attempt.GetTermSignal() != 0 || ex.GetSucceededCount() > 0) {
+		code := int(attempt.GetExitCode())
+		if sig := attempt.GetTermSignal(); code == 0 && sig != 0 {
+			code = 128 + int(sig)
+		}
+		s.State, s.ExitCode = executors.StateExited, &code
+		return s, nil
+	}
+	if ex.GetSucceededCount() > 0 {
+		code := 0
+		s.State, s.ExitCode = executors.StateExited, &code
+		return s, nil
+	}
+	// Ended without an exit code: Cloud Run failed (or cancelled) it.
+	s.State, s.Class, s.Reason = executors.StateFailed, executors.Transient, "execution failed"
+	if c := completed(ex); c != nil {
+		s.Reason = strings.TrimSpace(c.GetReason().String() + ": " + c.GetMessage())
+		if permanentReasons[c.GetReason()] {
+			s.Class = executors.Permanent // a missing image does not heal by retrying
+		}
+	}
+	if ex.GetCancelledCount() > 0 {
+		s.Reason = "cancelled"
+	}
+	return s, nil
+}
+
+// permanentReasons are failures of the job's own making.
+var permanentReasons = map[runpb.Condition_CommonReason]bool{
+	runpb.Condition_CONTAINER_MISSING:                          true,
+	runpb.Condition_CONTAINER_PERMISSION_DENIED:                true,
+	runpb.Condition_CONTAINER_IMAGE_UNAUTHORIZED:               true,
+	runpb.Condition_CONTAINER_IMAGE_AUTHORIZATION_CHECK_FAILED: true,
+	runpb.Condition_SECRETS_ACCESS_CHECK_FAILED:                true,
+}
+
+func completed(ex *runpb.Execution) *runpb.Condition {
+	for _, c := range ex.GetConditions() {
+		if c.GetType() == "Completed" {
+			return c
+		}
+	}
+	return nil
+}
+
+// lastAttempt is the execution's (single) task's last attempt, if any ran.
+func (e *Executor) lastAttempt(ctx context.Context, execution string) (*runpb.TaskAttemptResult, error) {
+	it := e.tasks.ListTasks(ctx, &runpb.ListTasksRequest{Parent: execution, PageSize: 1})
+	t, err := it.Next()
+	if errors.Is(err, iterator.Done) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, classify("list tasks", err)
+	}
+	return t.GetLastAttemptResult(), nil
+}
+
+// Logs implements executors.Executor: Cloud Run writes output to Cloud
+// Logging; the job gets a note with the execution's log URL.
+func (e *Executor) Logs(ctx context.Context, id string) (executors.Logs, error) {
+	if !e.owned(id) {
+		return executors.Logs{}, executors.ErrNotFound
+	}
+	if err := e.connect(); err != nil {
+		return executors.Logs{}, err
+	}
+	ex, err := e.execs.GetExecution(ctx, &runpb.GetExecutionRequest{Name: id})
+	if status.Code(err) == codes.NotFound {
+		return executors.Logs{}, executors.ErrNotFound
+	}
+	if err != nil {
+		return executors.Logs{}, classify("get execution", err)
+	}
+	where := ex.GetLogUri()
+	if where == "" {
+		where = "Cloud Logging (resource.type=cloud_run_job)"
+	}
+	return executors.Logs{Stdout: fmt.Sprintf("[gantry] output of Cloud Run execution %s is in %s\n", id, where)}, nil
+}
+
+// Stop implements executors.Executor: CancelExecution; Cloud Run sends
+// SIGTERM and kills after its own grace. Callers confirm with Status.
+func (e *Executor) Stop(ctx context.Context, id string, _ time.Duration) error {
+	if !e.owned(id) {
+		return executors.ErrNotFound
+	}
+	if err := e.connect(); err != nil {
+		return err
+	}
+	_, err := e.execs.CancelExecution(ctx, &runpb.CancelExecutionRequest{Name: id})
+	switch status.Code(err) {
+	case codes.OK, codes.FailedPrecondition: // already ended
+		return nil
+	case codes.NotFound:
+		return executors.ErrNotFound
+	}
+	return classify("cancel execution", err)
+}
+
+// Cleanup implements executors.Executor: executions stay in the job's
+// history at Cloud Run, which expires them.
+func (e *Executor) Cleanup(context.Context, string) error { return nil }
+
+// Health implements executors.Executor.
+func (e *Executor) Health(ctx context.Context) error {
+	if err := e.connect(); err != nil {
+		return fmt.Errorf("cloudrun host %s: %w", e.host.Name, err)
+	}
+	_, err := e.jobs.ListJobs(ctx, &runpb.ListJobsRequest{Parent: e.parent(), PageSize: 1}).Next()
+	if err != nil && !errors.Is(err, iterator.Done) {
+		return fmt.Errorf("cloudrun host %s: %w", e.host.Name, classify("list jobs", err))
+	}
+	return nil
+}
+
+// List implements executors.Executor over this host's Cloud Run Jobs.
+func (e *Executor) List(ctx context.Context, match map[string]string) ([]executors.Execution, error) {
+	if err := e.connect(); err != nil {
+		return nil, err
+	}
+	var res []executors.Execution
+	jobs := e.jobs.ListJobs(ctx, &runpb.ListJobsRequest{Parent: e.parent(), PageSize: 100})
+	for {
+		job, err := jobs.Next()
+		if errors.Is(err, iterator.Done) {
+			return res, nil
+		}
+		if err != nil {
+			return nil, classify("list jobs", err)
+		}
+		if job.GetLabels()[labelManaged] != "gantry" || job.GetLabels()[labelHost] != e.host.ID.String() {
+			continue
+		}
+		found, err := e.listJob(ctx, job.GetName(), match)
+		if err != nil {
+			return nil, err
+		}
+		res = append(res, found...)
+	}
+}
+
+func (e *Executor) listJob(ctx context.Context, job string, match map[string]string) ([]executors.Execution, error) {
+	var res []executors.Execution
+	it := e.execs.ListExecutions(ctx, &runpb.ListExecutionsRequest{Parent: job, PageSize: 100})
+	for {
+		ex, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return res, nil
+		}
+		if err != nil {
+			return nil, classify("list executions", err)
+		}
+		labels := labelsOf(ex)
+		if labels[executors.LabelHostID] != e.host.ID.String() || !matches(labels, match) {
+			continue
+		}
+		s, err := e.statusOf(ctx, ex)
+		if err != nil {
+			return nil, err
+		}
+		jobID, _ := uuid.Parse(labels[executors.LabelJobID])
+		attempt, _ := strconv.Atoi(labels[executors.LabelAttempt])
+		res = append(res, executors.Execution{ID: ex.GetName(), JobID: jobID, Attempt: attempt, Labels: labels, Status: s})
+	}
+}
+
+// labelsOf reads the Gantry labels from an execution's environment.
+func labelsOf(ex *runpb.Execution) map[string]string {
+	labels := map[string]string{}
+	for _, c := range ex.GetTemplate().GetContainers() {
+		for _, v := range c.GetEnv() {
+			if v.GetName() == envLabels {
+				_ = json.Unmarshal([]byte(v.GetValue()), &labels)
+			}
+		}
+	}
+	return labels
+}
+
+// Describe implements executors.Describer.
+func (e *Executor) Describe(id string) map[string]any {
+	job, _, _ := strings.Cut(strings.TrimPrefix(id, e.parent()+"/jobs/"), "/")
+	return map[string]any{"provider": "cloudrun", "project": e.cfg.Project, "region": e.cfg.Region, "execution": id,
+		"consoleURL": fmt.Sprintf("https://console.cloud.google.com/run/jobs/details/%s/%s/executions?project=%s", e.cfg.Region, job, e.cfg.Project)}
+}
+
+func matches(labels, match map[string]string) bool {
+	for k, v := range match {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,158 @@
+package cloudrun_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gantry/gantry/ent/schematype"
+	"github.com/gantry/gantry/executors"
+	"github.com/gantry/gantry/executors/cloudrun"
+	"github.com/gantry/gantry/executors/cloudrun/runfake"
+	"github.com/gantry/gantry/executors/conformance"
+)
+
+const email = "gantry@my-project-1.iam.gserviceaccount.com"
+
+// serviceAccount makes a key file the fake trusts.
+func serviceAccount(t testing.TB, fake *runfake.Server) (keyJSON, privatePEM string) {
+	t.Helper()
+	keyJSON, privatePEM, err := fake.NewServiceAccount(email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keyJSON, privatePEM
+}
+
+func config(endpoint, creds string) map[string]any {
+	return map[string]any{"project": "my-project-1", "region": "europe-west1", "endpoint": endpoint, "insecure": true,
+		"credentials_json": creds}
+}
+
+func newExec(t *testing.T) (executors.Executor, executors.Host, *runfake.Server, string) {
+	t.Helper()
+	fake, err := runfake.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	creds, secret := serviceAccount(t, fake)
+	h := executors.Host{ID: uuid.New(), Name: "gcp", Type: schematype.ExecutorCloudRun, Config: config(fake.Addr, creds)}
+	ex, err := cloudrun.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex, h, fake, secret
+}
+
+func TestConformance(t *testing.T) {
+	ex, h, fake, _ := newExec(t)
+	conformance.Run(t, conformance.Harness{Exec: ex, Host: h, Image: "europe-docker.pkg.dev/my-project-1/app/job:1", NoLogs: true, CleanupKeeps: true})
+	if len(fake.Issuers) == 0 {
+		t.Fatal("no requests reached the fake")
+	}
+	for _, iss := range fake.Issuers {
+		if iss != email {
+			t.Fatalf("request not authenticated by the service account: %q", iss)
+		}
+	}
+	// One Cloud Run Job per template: every conformance attempt shares it.
+	if n := fake.Calls("CreateJob"); n != 1 {
+		t.Errorf("CreateJob called %d times, want 1 (job reused per template)", n)
+	}
+}
+
+func TestLaunchRecoversAfterRestart(t *testing.T) {
+	ex, h, _, _ := newExec(t)
+	spec := executors.Spec{JobID: uuid.New(), Attempt: 2, Image: "app:1", Env: map[string]string{conformance.EnvSleepMS: "50"}}
+	id, err := ex.Launch(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new process (empty caches) finds the attempt's execution instead
+	// of starting a second one.
+	again, err := cloudrun.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id2, err := again.Launch(context.Background(), spec); err != nil || id2 != id {
+		t.Fatalf("relaunch after restart: %s, %v; want %s", id2, err, id)
+	}
+	desc := ex.(executors.Describer).Describe(id)
+	if desc["region"] != "europe-west1" || !strings.Contains(desc["consoleURL"].(string), "project=my-project-1") {
+		t.Errorf("describe: %v", desc)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	fake, _ := runfake.New()
+	defer fake.Close()
+	creds, secret := serviceAccount(t, fake)
+	for key, bad := range map[string]any{"project": "P", "region": "moon", "credentials_json": `{"type":"authorized_user"}`,
+		"service_account": "root", "endpoint": "http://localhost:1"} {
+		cfg := config("localhost:1", creds)
+		cfg[key] = bad
+		_, err := cloudrun.New(executors.Host{Name: "gcp", Config: cfg})
+		if err == nil || !strings.Contains(err.Error(), key) || strings.Contains(err.Error(), secret) {
+			t.Errorf("%s=%v: %v", key, bad, err)
+		}
+	}
+	cfg := config("", creds)
+	if _, err := cloudrun.New(executors.Host{Name: "gcp", Config: cfg}); err == nil || !strings.Contains(err.Error(), "insecure") {
+		t.Errorf("insecure without endpoint: %v", err)
+	}
+}
+
+func TestFailureClasses(t *testing.T) {
+	ex, _, fake, _ := newExec(t)
+	ctx := context.Background()
+	spec := func(env map[string]string) executors.Spec {
+		return executors.Spec{JobID: uuid.New(), Image: "app:1", CPU: 0.5, MemoryMB: 700, Env: env}
+	}
+	if _, err := ex.Launch(ctx, spec(nil)); err != nil { // creates the job
+		t.Fatal(err)
+	}
+	fake.Throttle(1)
+	if _, err := ex.Launch(ctx, spec(nil)); executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "Quota exceeded") {
+		t.Errorf("throttled: %v", err)
+	}
+	fake.NoCapacity(1)
+	if _, err := ex.Launch(ctx, spec(nil)); executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "capacity") {
+		t.Errorf("no capacity: %v", err)
+	}
+	id, err := ex.Launch(ctx, spec(map[string]string{"GANTRY_FAKE_PULL_FAIL": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := conformance.WaitEnded(ctx, ex, id, 10*time.Millisecond)
+	if err != nil || s.State != executors.StateFailed || s.Class != executors.Permanent || !strings.Contains(s.Reason, "CONTAINER_MISSING") {
+		t.Errorf("image missing: %+v %v", s, err)
+	}
+	if _, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: "x", CPU: 16}); executors.ClassOf(err) != executors.Permanent || !strings.Contains(err.Error(), "no Cloud Run size") {
+		t.Errorf("impossible size: %v", err)
+	}
+	fake.Latency(20 * time.Millisecond)
+	short, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+	defer cancel()
+	if _, err := ex.Status(short, id); err == nil || executors.ClassOf(err) != executors.Transient {
+		t.Errorf("slow provider: %v", err)
+	}
+}
+
+func TestWrongKeyRefused(t *testing.T) {
+	fake, _ := runfake.New()
+	defer fake.Close()
+	creds, _ := serviceAccount(t, fake)
+	serviceAccount(t, fake) // the fake now trusts another key
+	ex, err := cloudrun.New(executors.Host{ID: uuid.New(), Name: "gcp", Config: config(fake.Addr, creds)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ex.Health(context.Background())
+	if err == nil || executors.ClassOf(err) != executors.Permanent || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("health with an untrusted key: %v", err)
+	}
+}
