@@ -18,6 +18,7 @@ import (
 	_ "github.com/gantry/gantry/executors/scaleway"
 	"github.com/gantry/gantry/graph"
 	"github.com/gantry/gantry/migrations"
+	"github.com/gantry/gantry/routing"
 	"github.com/gantry/gantry/store"
 )
 
@@ -30,7 +31,7 @@ type app struct {
 }
 
 // openApp migrates the database to the latest version and connects.
-func openApp(ctx context.Context, databaseURL string) (*app, error) {
+func openApp(ctx context.Context, databaseURL string, prices routing.PriceTable) (*app, error) {
 	cfg, err := store.Parse(databaseURL)
 	if err != nil {
 		return nil, err
@@ -50,7 +51,7 @@ func openApp(ctx context.Context, databaseURL string) (*app, error) {
 	}
 	slog.Info("database ready", "database", cfg.Display)
 	broker := events.NewBroker(db, slog.Default())
-	disp := dispatch.New(db, dispatch.Options{Publish: func([]*ent.JobEvent) { broker.Notify() }})
+	disp := dispatch.New(db, dispatch.Options{Prices: prices, Publish: func([]*ent.JobEvent) { broker.Notify() }})
 	return &app{db: db, mg: mg, disp: disp, broker: broker}, nil
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gantry/gantry/graph"
 	"github.com/gantry/gantry/migrations"
+	"github.com/gantry/gantry/routing"
 	"github.com/gantry/gantry/store"
 )
 
@@ -73,6 +74,7 @@ type serveConfig struct {
 	logFormat   string
 	logLevel    string
 	dispatch    bool
+	prices      routing.PriceTable
 }
 
 func serveFlags(args []string, stderr io.Writer) (serveConfig, error) {
@@ -85,8 +87,15 @@ func serveFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.logFormat, "log-format", env("GANTRY_LOG_FORMAT", "text"), "log format: text or json (GANTRY_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (GANTRY_LOG_LEVEL)")
 	fs.BoolVar(&c.dispatch, "dispatch", env("GANTRY_DISPATCH", "true") != "false", "run the dispatcher in this replica (GANTRY_DISPATCH)")
+	prices := fs.String("prices", env("GANTRY_PRICES_FILE", ""), "provider price table (JSON) for cloud hosts without fixed prices; empty: the built-in one (GANTRY_PRICES_FILE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	// A bad price table would silently leave every cloud cost unknown:
+	// refuse to start instead.
+	var err error
+	if c.prices, err = routing.LoadPrices(*prices); err != nil {
+		return c, fmt.Errorf("bad --prices: %w", err)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
@@ -133,7 +142,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	slog.SetDefault(log)
 
-	app, err := openApp(ctx, cfg.database)
+	app, err := openApp(ctx, cfg.database, cfg.prices)
 	if err != nil {
 		return err
 	}

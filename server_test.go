@@ -27,6 +27,8 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"serve", "--database", "mysql://x"}, `unsupported database URL scheme "mysql"`},
 		{[]string{"serve", "--log-format", "xml"}, "bad log format"},
 		{[]string{"serve", "--database", "postgres://u:hunter2@127.0.0.1:1/db", "--addr", "127.0.0.1:0"}, "127.0.0.1:1"},
+		{[]string{"serve", "--prices", filepath.Join(t.TempDir(), "missing.json")}, "bad --prices: price table: open"},
+		{[]string{"serve", "--prices", "go.mod"}, "bad --prices: price table go.mod"},
 		{[]string{"migrate", "sideways"}, "want up, down [N] or status"},
 		{[]string{"migrate", "--database", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "down", "zero"}, "positive number"},
 	} {
