@@ -22,6 +22,8 @@ type Options struct {
 	BatchSize         int                // jobs claimed per transaction (100)
 	LaunchConcurrency int                // launches in flight (64)
 	PollInterval      time.Duration      // how often running jobs are checked (100ms)
+	RemotePoll        time.Duration      // first gap between status checks of a cloud execution (2s), doubling...
+	RemotePollMax     time.Duration      // ...up to this (30s)
 	LeaseTTL          time.Duration      // lease length; renewed every TTL/3 (15s)
 	ReconcileEvery    time.Duration      // host counter recount period (1m)
 	StopGrace         time.Duration      // SIGTERM-to-SIGKILL grace on cancel/timeout (10s)
@@ -62,6 +64,8 @@ func (o *Options) defaults() {
 		o.LogCap = 256 << 10
 	}
 	def(&o.PollInterval, 100*time.Millisecond)
+	def(&o.RemotePoll, 2*time.Second)
+	def(&o.RemotePollMax, 30*time.Second)
 	def(&o.LeaseTTL, 15*time.Second)
 	def(&o.ReconcileEvery, time.Minute)
 	def(&o.StopGrace, 10*time.Second)
@@ -90,6 +94,7 @@ type Dispatcher struct {
 	dialect string
 	log     *slog.Logger
 	execs   *executorCache
+	pace    *pacer
 
 	wake      chan struct{}
 	outcomes  chan outcome
@@ -127,6 +132,7 @@ func New(db *store.DB, opts Options) *Dispatcher {
 	return &Dispatcher{
 		opts: opts, id: opts.ID, client: db.Client, db: db, dialect: db.Dialect, log: opts.Logger.With("replica", opts.ID),
 		execs:     newExecutorCache(db.Client),
+		pace:      newPacer(opts.RemotePoll, opts.RemotePollMax),
 		wake:      make(chan struct{}, 1),
 		outcomes:  make(chan outcome, 1024),
 		launchSem: make(chan struct{}, opts.LaunchConcurrency),

@@ -34,6 +34,7 @@ func (d *Dispatcher) watchOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list watched jobs: %w", err)
 	}
+	d.pace.keep(jobs)
 	// Checks call the executor (inspect, logs): run them side by side so
 	// one slow host or harvest does not hold up the rest.
 	var g errgroup.Group
@@ -105,9 +106,18 @@ func (d *Dispatcher) check(ctx context.Context, j *ent.ContainerJob) (outcome, b
 	if err != nil {
 		return outcome{change: d.failure(j, err, "watch")}, true
 	}
+	_, paced := ex.(executors.RateLimited)
+	if paced && !d.pace.due(j, d.now()) {
+		return outcome{}, false
+	}
 	status, err := ex.Status(ctx, execID)
 	if errors.Is(err, executors.ErrNotFound) {
 		return d.vanished(j), true
+	}
+	if after, ok := executors.IsThrottled(err); ok {
+		pause := d.pace.throttled(*j.DockerHostID, d.now(), after)
+		d.log.Warn("provider throttled status checks; pausing the host's checks", "host", j.DockerHostID, "pause", pause, "err", err)
+		return outcome{}, false
 	}
 	if err != nil {
 		d.log.Warn("status check failed", "job", j.ID, "err", err)
@@ -115,6 +125,9 @@ func (d *Dispatcher) check(ctx context.Context, j *ent.ContainerJob) (outcome, b
 	}
 	if status.Ended() {
 		return d.finished(ctx, j, ex, execID, status), true
+	}
+	if paced {
+		d.pace.checked(j, d.now(), d.deadline(j))
 	}
 	d.sampleUsage(ctx, j.ID, ex, execID)
 	d.enforce(ctx, j, ex, execID)
@@ -129,10 +142,18 @@ func (d *Dispatcher) vanished(j *ent.ContainerJob) outcome {
 	return outcome{change: d.failure(j, executors.TransientError(errors.New("execution vanished")), "watch")}
 }
 
+// deadline is when j's timeout falls due (zero when it is not running).
+func (d *Dispatcher) deadline(j *ent.ContainerJob) time.Time {
+	if j.Status != st.StatusRunning || j.StartedAt == nil {
+		return time.Time{}
+	}
+	return j.StartedAt.Add(time.Duration(j.TimeoutSeconds) * time.Second)
+}
+
 // enforce stops executions that were cancelled or ran past their timeout.
 func (d *Dispatcher) enforce(ctx context.Context, j *ent.ContainerJob, ex executors.Executor, execID string) {
-	timedOut := j.Status == st.StatusRunning && j.StartedAt != nil &&
-		d.now().After(j.StartedAt.Add(time.Duration(j.TimeoutSeconds)*time.Second))
+	dl := d.deadline(j)
+	timedOut := !dl.IsZero() && d.now().After(dl)
 	if j.Status != st.StatusCancelling && !timedOut {
 		return
 	}

@@ -178,6 +178,10 @@ const (
 type ClassError struct {
 	Class FailureClass
 	Err   error
+	// Throttled: the provider refused for rate; calls to the host should
+	// pause for at least RetryAfter (0: the caller's own backoff).
+	Throttled  bool
+	RetryAfter time.Duration
 }
 
 func (e *ClassError) Error() string { return fmt.Sprintf("%s: %v", e.Class, e.Err) }
@@ -188,6 +192,22 @@ func PermanentError(err error) error { return &ClassError{Class: Permanent, Err:
 
 // TransientError marks err as worth retrying (daemon down, throttled, no capacity).
 func TransientError(err error) error { return &ClassError{Class: Transient, Err: err} }
+
+// ThrottledError marks err as the provider's rate limit: transient, and a
+// sign to leave the host alone for a while (at least after, when known).
+func ThrottledError(err error, after time.Duration) error {
+	return &ClassError{Class: Transient, Err: err, Throttled: true, RetryAfter: after}
+}
+
+// IsThrottled reports whether err is a provider's rate limit, and how long
+// the provider asked to wait (0 when it did not say).
+func IsThrottled(err error) (time.Duration, bool) {
+	var ce *ClassError
+	if errors.As(err, &ce) && ce.Throttled {
+		return ce.RetryAfter, true
+	}
+	return 0, false
+}
 
 // ClassOf returns err's failure class; unclassified errors are transient,
 // because giving up on a job that could have run is the worse mistake.
@@ -243,6 +263,14 @@ func Unregister(t schematype.ExecutorType) {
 	regMu.Lock()
 	defer regMu.Unlock()
 	delete(registry, t)
+}
+
+// RateLimited is implemented by backends whose executions live at a
+// provider with a rate-limited API (the cloud backends): the dispatcher
+// spaces out their status checks with backoff instead of polling each
+// execution on every pass.
+type RateLimited interface {
+	RateLimited()
 }
 
 // Describer is implemented by backends that can say where an execution

@@ -12,7 +12,7 @@ import (
 	"github.com/gantry/gantry/ent/schematype"
 	"github.com/gantry/gantry/events"
 	"github.com/gantry/gantry/executors"
-	_ "github.com/gantry/gantry/executors/cloudrun"
+	"github.com/gantry/gantry/executors/cloudrun"
 	_ "github.com/gantry/gantry/executors/docker"
 	_ "github.com/gantry/gantry/executors/fargate"
 	"github.com/gantry/gantry/executors/mock"
@@ -34,7 +34,7 @@ func newDispatchingServer(t *testing.T, dialect string) graphtest.Client {
 func serveReplica(t *testing.T, db *store.DB, dispatching bool) graphtest.Client {
 	t.Helper()
 	broker := events.NewBroker(db, nil)
-	d := dispatch.New(db, dispatch.Options{PollInterval: 10 * time.Millisecond, StopGrace: 200 * time.Millisecond,
+	d := dispatch.New(db, dispatch.Options{PollInterval: 10 * time.Millisecond, RemotePoll: 10 * time.Millisecond, RemotePollMax: 100 * time.Millisecond, StopGrace: 200 * time.Millisecond,
 		Publish: func([]*ent.JobEvent) { broker.Notify() }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
@@ -261,7 +261,7 @@ func TestQueuePosition(t *testing.T) {
 // keeps a job queued until its limit is raised; maxCost excludes dear hosts.
 func TestBudgetsAndSpill(t *testing.T) {
 	executors.Register(schematype.ExecutorCloudRun, mock.New)
-	defer executors.Unregister(schematype.ExecutorCloudRun)
+	defer executors.Register(schematype.ExecutorCloudRun, cloudrun.New) // the real backend again
 	storetest.Each(t, func(t *testing.T, dialect string) {
 		c := newDispatchingServer(t, dialect)
 		c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "local", "executorType": "mock", "maxConcurrentJobs": 1}})

@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/api/iterator"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -102,8 +103,17 @@ func (e *Executor) parent() string {
 // classify maps gRPC status codes to failure classes; the message is the
 // provider's, which never carries the key.
 func classify(op string, err error) error {
-	wrapped := fmt.Errorf("cloudrun %s: %s", op, status.Convert(err).Message())
-	switch status.Code(err) {
+	st := status.Convert(err)
+	wrapped := fmt.Errorf("cloudrun %s: %s", op, st.Message())
+	switch st.Code() {
+	case codes.ResourceExhausted: // quota or rate: back off, as the provider asks
+		var after time.Duration
+		for _, d := range st.Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok {
+				after = ri.GetRetryDelay().AsDuration()
+			}
+		}
+		return executors.ThrottledError(wrapped, after)
 	case codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition, codes.NotFound, codes.OutOfRange:
 		return executors.PermanentError(wrapped)
 	}
@@ -491,3 +501,6 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// RateLimited implements executors.RateLimited: Cloud Run has API quotas.
+func (*Executor) RateLimited() {}

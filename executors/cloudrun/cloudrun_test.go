@@ -115,9 +115,10 @@ func TestFailureClasses(t *testing.T) {
 	if _, err := ex.Launch(ctx, spec(nil)); err != nil { // creates the job
 		t.Fatal(err)
 	}
-	fake.Throttle(1)
-	if _, err := ex.Launch(ctx, spec(nil)); executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "Quota exceeded") {
-		t.Errorf("throttled: %v", err)
+	fake.Throttle(1, 3*time.Second)
+	_, err := ex.Launch(ctx, spec(nil))
+	if after, ok := executors.IsThrottled(err); !ok || after != 3*time.Second || executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "Quota exceeded") {
+		t.Errorf("throttled: %v (retry after %s)", err, after)
 	}
 	fake.NoCapacity(1)
 	if _, err := ex.Launch(ctx, spec(nil)); executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "capacity") {

@@ -128,7 +128,9 @@ func (e *Executor) classify(op string, err error) error {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
-		case "ThrottlingException", "ServerException", "LimitExceededException":
+		case "ThrottlingException":
+			return executors.ThrottledError(wrapped, 0)
+		case "ServerException", "LimitExceededException":
 			return executors.TransientError(wrapped)
 		case "ClientException", "InvalidParameterException", "AccessDeniedException", "ClusterNotFoundException":
 			return executors.PermanentError(wrapped)
@@ -345,3 +347,6 @@ func (e *Executor) Describe(id string) map[string]any {
 	return map[string]any{"provider": "fargate", "region": e.cfg.Region, "cluster": e.cfg.Cluster, "taskArn": id,
 		"consoleURL": fmt.Sprintf("https://%s.console.aws.amazon.com/ecs/v2/clusters/%s/tasks/%s?region=%s", e.cfg.Region, e.cfg.Cluster, task, e.cfg.Region)}
 }
+
+// RateLimited implements executors.RateLimited: ECS throttles its API.
+func (*Executor) RateLimited() {}

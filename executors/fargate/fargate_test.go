@@ -64,7 +64,7 @@ func TestFailureClasses(t *testing.T) {
 		return executors.Spec{JobID: uuid.New(), Image: "app:1", CPU: 0.3, MemoryMB: 700, Env: env}
 	}
 	fake.Throttle(1)
-	if _, err := ex.Launch(ctx, spec(nil)); executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "Rate exceeded") {
+	if _, err := ex.Launch(ctx, spec(nil)); !throttled(err) || executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "Rate exceeded") {
 		t.Errorf("throttled: %v", err)
 	}
 	fake.NoCapacity(1)
@@ -83,3 +83,5 @@ func TestFailureClasses(t *testing.T) {
 		t.Errorf("impossible size: %v", err)
 	}
 }
+
+func throttled(err error) bool { _, ok := executors.IsThrottled(err); return ok }

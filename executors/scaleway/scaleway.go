@@ -116,7 +116,9 @@ func (e *Executor) classify(op string, err error) error {
 	switch {
 	case errors.As(err, &quota):
 		return executors.TransientError(wrapped)
-	case errors.As(err, &re) && (re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500):
+	case errors.As(err, &re) && re.StatusCode == http.StatusTooManyRequests:
+		return executors.ThrottledError(wrapped, 0)
+	case errors.As(err, &re) && re.StatusCode >= 500:
 		return executors.TransientError(wrapped)
 	case errors.As(err, &re) && re.StatusCode >= 400:
 		return executors.PermanentError(wrapped)
@@ -358,3 +360,6 @@ func matches(labels, match map[string]string) bool {
 func (e *Executor) Describe(id string) map[string]any {
 	return map[string]any{"provider": "scaleway", "region": string(e.cfg.Region), "projectID": e.cfg.ProjectID, "jobRunID": id}
 }
+
+// RateLimited implements executors.RateLimited: the Scaleway API has quotas.
+func (*Executor) RateLimited() {}

@@ -30,6 +30,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/google/uuid"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -37,6 +38,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -50,6 +52,7 @@ type Server struct {
 	execs      map[string]*execution
 	ops        map[string]*longrunningpb.Operation
 	throttle   int
+	retryAfter time.Duration
 	noCapacity int
 	latency    time.Duration
 	key        *rsa.PublicKey
@@ -95,8 +98,13 @@ func (s *Server) RequireKey(email string, key *rsa.PublicKey) {
 	s.mu.Unlock()
 }
 
-// Throttle answers the next n requests with RESOURCE_EXHAUSTED.
-func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
+// Throttle answers the next n requests with RESOURCE_EXHAUSTED, asking the
+// caller (RetryInfo) to wait retryAfter.
+func (s *Server) Throttle(n int, retryAfter time.Duration) {
+	s.mu.Lock()
+	s.throttle, s.retryAfter = n, retryAfter
+	s.mu.Unlock()
+}
 
 // NoCapacity makes the next n RunJob calls fail with UNAVAILABLE.
 func (s *Server) NoCapacity(n int) { s.mu.Lock(); s.noCapacity = n; s.mu.Unlock() }
@@ -114,7 +122,7 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	s.calls[method]++
 	issuer, err := s.verify(ctx)
 	s.Issuers = append(s.Issuers, issuer)
-	throttled := s.throttle > 0
+	throttled, after := s.throttle > 0, s.retryAfter
 	if throttled {
 		s.throttle--
 	}
@@ -124,7 +132,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		return nil, err
 	}
 	if throttled {
-		return nil, status.Error(codes.ResourceExhausted, "Quota exceeded for quota metric 'Requests' of service 'run.googleapis.com'")
+		st, _ := status.New(codes.ResourceExhausted, "Quota exceeded for quota metric 'Requests' of service 'run.googleapis.com'").
+			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(after)})
+		return nil, st.Err()
 	}
 	return h(ctx, req)
 }
