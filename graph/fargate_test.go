@@ -10,7 +10,8 @@ import (
 
 // TestFargateThroughGraphQL runs jobs on ECS Fargate through the official
 // SDK against a local fake of the ECS JSON API: completed, failed with the
-// exit code, cancelled (StopTask, then DescribeTasks proves it stopped); a
+// exit code, cancelled (StopTask, then DescribeTasks proves it stopped),
+// output harvested from CloudWatch Logs; a
 // malformed role ARN is refused at host creation; credentials never return.
 func TestFargateThroughGraphQL(t *testing.T) {
 	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -19,7 +20,7 @@ func TestFargateThroughGraphQL(t *testing.T) {
 	c := newDispatchingServer(t, "sqlite")
 	cfg := map[string]any{"region": "eu-west-1", "cluster": "gantry", "subnets": []any{"subnet-0123456789abcdef0"},
 		"execution_role_arn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
-		"access_key_id":      "AKIAIOSFODNN7EXAMPLE", "secret_access_key": secret, "endpoint": fake.URL}
+		"access_key_id":      "AKIAIOSFODNN7EXAMPLE", "secret_access_key": secret, "endpoint": fake.URL, "log_group": "/gantry/jobs"}
 	r := c.Do(t, createHost, map[string]any{"in": map[string]any{"name": "aws", "executorType": "fargate", "executorConfig": cfg}})
 	if len(r.Errors) > 0 || strings.Contains(r.Raw, secret) {
 		t.Fatalf("create host: %s", r.Raw)
@@ -30,10 +31,11 @@ func TestFargateThroughGraphQL(t *testing.T) {
 	// Priced by the built-in price model (the host has no fixed prices):
 	// 1 vCPU + 2 GiB for its 3600 s timeout on Fargate ≈ 0.0494.
 	ok := submit(t, c, map[string]any{"image": "app:1", "preferredExecutor": "fargate", "cpuLimit": 1, "memoryLimit": 2048,
-		"timeoutSeconds": 3600, "environment": map[string]any{"GANTRY_TEST_SLEEP_MS": "100"}})
+		"timeoutSeconds": 3600, "environment": map[string]any{"GANTRY_TEST_SLEEP_MS": "100", "GANTRY_TEST_STDOUT": "via cloudwatch"}})
 	bad := submit(t, c, in(map[string]any{"GANTRY_TEST_EXIT": "5"}))
 	long := submit(t, c, in(map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}))
-	if job := waitStatus(t, c, ok, "completed", "failed"); job["status"] != "completed" || job["executorType"] != "fargate" {
+	if job := waitStatus(t, c, ok, "completed", "failed"); job["status"] != "completed" || job["executorType"] != "fargate" ||
+		job["stdoutLog"] != "via cloudwatch\n" {
 		t.Fatalf("fargate job: %v", job)
 	}
 	cost := c.OK(t, `query($id: ID!) { node(id: $id) { ... on ContainerJob { estimatedCost actualCost } } }`, map[string]any{"id": ok})

@@ -18,6 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
@@ -39,6 +41,9 @@ type Config struct {
 	AccessKeyID      string
 	SecretAccessKey  string
 	Endpoint         string
+	// LogGroup, when set, sends task output to this CloudWatch Logs group
+	// (awslogs driver), from where Gantry harvests it.
+	LogGroup string
 }
 
 var (
@@ -46,6 +51,8 @@ var (
 	roleRE   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
 	subnetRE = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
 	sgRE     = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
+	// logGroupRE: 1-512 of [.-_/#A-Za-z0-9], as CloudWatch Logs allows.
+	logGroupRE = regexp.MustCompile(`^[.\-_/#A-Za-z0-9]{1,512}$`)
 )
 
 // ParseConfig validates executor_config; errors name the key, never a value.
@@ -62,7 +69,8 @@ func ParseConfig(raw map[string]any) (Config, error) {
 		return out
 	}
 	c := Config{Region: str("region"), Cluster: str("cluster"), Subnets: list("subnets"), SecurityGroups: list("security_groups"),
-		ExecutionRoleARN: str("execution_role_arn"), AccessKeyID: str("access_key_id"), SecretAccessKey: str("secret_access_key"), Endpoint: str("endpoint")}
+		ExecutionRoleARN: str("execution_role_arn"), AccessKeyID: str("access_key_id"), SecretAccessKey: str("secret_access_key"), Endpoint: str("endpoint"),
+		LogGroup: str("log_group")}
 	switch {
 	case !regionRE.MatchString(c.Region):
 		return c, errors.New("fargate executor_config: region is missing or not an AWS region (e.g. eu-west-1)")
@@ -72,6 +80,8 @@ func ParseConfig(raw map[string]any) (Config, error) {
 		return c, errors.New("fargate executor_config: subnets needs at least one subnet id")
 	case !roleRE.MatchString(c.ExecutionRoleARN):
 		return c, errors.New("fargate executor_config: execution_role_arn is not an IAM role ARN")
+	case c.LogGroup != "" && !logGroupRE.MatchString(c.LogGroup):
+		return c, errors.New("fargate executor_config: log_group is not a CloudWatch Logs group name")
 	case (c.AccessKeyID == "") != (c.SecretAccessKey == ""):
 		return c, errors.New("fargate executor_config: give both access_key_id and secret_access_key, or neither (default credential chain)")
 	}
@@ -93,6 +103,7 @@ type Executor struct {
 	host executors.Host
 	cfg  Config
 	api  *ecs.Client
+	logs *cloudwatchlogs.Client
 
 	mu   sync.Mutex
 	defs map[string]string // family -> task definition ARN
@@ -105,13 +116,16 @@ func New(host executors.Host) (executors.Executor, error) {
 		return nil, err
 	}
 	opts := ecs.Options{Region: cfg.Region, RetryMaxAttempts: 1}
+	logOpts := cloudwatchlogs.Options{Region: cfg.Region, RetryMaxAttempts: 1}
 	if cfg.AccessKeyID != "" {
 		opts.Credentials = credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")
+		logOpts.Credentials = opts.Credentials
 	}
 	if cfg.Endpoint != "" {
 		opts.BaseEndpoint = aws.String(cfg.Endpoint)
+		logOpts.BaseEndpoint = opts.BaseEndpoint
 	}
-	return &Executor{host: host, cfg: cfg, api: ecs.New(opts), defs: map[string]string{}}, nil
+	return &Executor{host: host, cfg: cfg, api: ecs.New(opts), logs: cloudwatchlogs.New(logOpts), defs: map[string]string{}}, nil
 }
 
 const container = "job"
@@ -189,7 +203,8 @@ func (e *Executor) Launch(ctx context.Context, spec executors.Spec) (string, err
 
 // taskDefinition registers (once per spec and size) the task definition.
 func (e *Executor) taskDefinition(ctx context.Context, spec executors.Spec, sz size) (string, error) {
-	sum := sha256.Sum256([]byte(fmt.Sprint(spec.Image, "\x00", strings.Join(spec.Command, "\x00"), "\x00", spec.WorkingDir, sz.cpu, sz.memory)))
+	sum := sha256.Sum256([]byte(fmt.Sprint(spec.Image, "\x00", strings.Join(spec.Command, "\x00"), "\x00", spec.WorkingDir, sz.cpu, sz.memory,
+		"\x00", e.cfg.LogGroup)))
 	family := "gantry-" + hex.EncodeToString(sum[:])[:16]
 	e.mu.Lock()
 	arn, ok := e.defs[family]
@@ -203,6 +218,10 @@ func (e *Executor) taskDefinition(ctx context.Context, spec executors.Spec, sz s
 	}
 	if spec.WorkingDir != "" {
 		cd.WorkingDirectory = aws.String(spec.WorkingDir)
+	}
+	if e.cfg.LogGroup != "" {
+		cd.LogConfiguration = &types.LogConfiguration{LogDriver: types.LogDriverAwslogs, Options: map[string]string{
+			"awslogs-group": e.cfg.LogGroup, "awslogs-region": e.cfg.Region, "awslogs-stream-prefix": logPrefix}}
 	}
 	out, err := e.api.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
 		Family: aws.String(family), RequiresCompatibilities: []types.Compatibility{types.CompatibilityFargate},
@@ -264,13 +283,49 @@ func statusOf(t types.Task) executors.Status {
 	return s
 }
 
-// Logs implements executors.Executor: task output goes to the log driver
-// configured by the operator (CloudWatch); the job gets a note.
+// Logs implements executors.Executor. With a log_group, the output is
+// read back from the task's CloudWatch Logs stream (stdout and stderr
+// arrive merged there, in order); without one, the job gets a note.
 func (e *Executor) Logs(ctx context.Context, id string) (executors.Logs, error) {
 	if _, err := e.Status(ctx, id); err != nil {
 		return executors.Logs{}, err
 	}
-	return executors.Logs{Stdout: fmt.Sprintf("[gantry] output of Fargate task %s is in its CloudWatch log group (region %s)\n", id, e.cfg.Region)}, nil
+	if e.cfg.LogGroup == "" {
+		return executors.Logs{Stdout: fmt.Sprintf("[gantry] output of Fargate task %s is wherever its log driver sends it; set log_group in the host's executor_config to harvest it from CloudWatch Logs\n", id)}, nil
+	}
+	return e.cloudWatch(ctx, id)
+}
+
+// logPrefix is the awslogs stream prefix: streams are prefix/container/task-id.
+const logPrefix = "gantry"
+
+// maxLogBytes bounds what is read from CloudWatch per task.
+const maxLogBytes = 1 << 20
+
+func (e *Executor) cloudWatch(ctx context.Context, id string) (executors.Logs, error) {
+	stream := fmt.Sprintf("%s/%s/%s", logPrefix, container, id[strings.LastIndex(id, "/")+1:])
+	in := &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String(e.cfg.LogGroup), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true)}
+	var b strings.Builder
+	for b.Len() < maxLogBytes {
+		out, err := e.logs.GetLogEvents(ctx, in)
+		var nf *cwtypes.ResourceNotFoundException
+		if errors.As(err, &nf) { // the task never wrote (or never started)
+			return executors.Logs{Stdout: fmt.Sprintf("[gantry] no CloudWatch log stream %s in %s\n", stream, e.cfg.LogGroup)}, nil
+		}
+		if err != nil {
+			return executors.Logs{}, e.classify("get log events", err)
+		}
+		for _, ev := range out.Events {
+			b.WriteString(strings.TrimSuffix(aws.ToString(ev.Message), "\n"))
+			b.WriteByte('\n')
+		}
+		// The end of the stream is when the forward token stops moving.
+		if len(out.Events) == 0 || aws.ToString(out.NextForwardToken) == aws.ToString(in.NextToken) {
+			break
+		}
+		in.NextToken = out.NextForwardToken
+	}
+	return executors.Logs{Stdout: b.String()}, nil
 }
 
 // Stop implements executors.Executor.

@@ -47,7 +47,7 @@ func TestConformance(t *testing.T) {
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	for key, bad := range map[string]any{"region": "moon-1", "cluster": "", "subnets": []any{"sub-1"}, "execution_role_arn": "role/x",
-		"security_groups": []any{"group"}, "secret_access_key": ""} {
+		"security_groups": []any{"group"}, "secret_access_key": "", "log_group": "bad group!"} {
 		cfg := config("http://x")
 		cfg[key] = bad
 		_, err := fargate.New(executors.Host{Name: "aws", Config: cfg})
@@ -85,3 +85,42 @@ func TestFailureClasses(t *testing.T) {
 }
 
 func throttled(err error) bool { _, ok := executors.IsThrottled(err); return ok }
+
+// TestCloudWatchLogs: with a log_group, tasks log through the awslogs
+// driver and their output is read back from CloudWatch Logs, all pages.
+func TestCloudWatchLogs(t *testing.T) {
+	fake := ecsfake.New()
+	defer fake.Close()
+	cfg := config(fake.URL)
+	cfg["log_group"] = "/gantry/jobs"
+	ex, err := fargate.New(executors.Host{ID: uuid.New(), Name: "aws", Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	id, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: "app:1", Env: map[string]string{
+		conformance.EnvStdout: "hello out", conformance.EnvStderr: "hello err", "GANTRY_FAKE_LOG_LINES": "250"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conformance.WaitEnded(ctx, ex, id, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := ex.Logs(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(logs.Stdout, "\n"), "\n")
+	if len(lines) != 252 || lines[0] != "hello out" || lines[1] != "hello err" || lines[251] != "line 249" {
+		t.Fatalf("%d lines: first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
+	}
+
+	plain, _, _ := newExec(t)
+	id, err = plain.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: "app:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logs, err := plain.Logs(ctx, id); err != nil || !strings.Contains(logs.Stdout, "log_group") {
+		t.Fatalf("without a log group: %+v %v", logs, err)
+	}
+}

@@ -23,6 +23,7 @@ type Server struct {
 	*httptest.Server
 	mu        sync.Mutex
 	defs      int
+	logGroups map[string]string // task definition ARN -> awslogs group
 	tasks     map[string]*task
 	tokens    map[string]string
 	throttle  int
@@ -39,7 +40,7 @@ type task struct {
 
 // New starts a fake.
 func New() *Server {
-	s := &Server{tasks: map[string]*task{}, tokens: map[string]string{}}
+	s := &Server{tasks: map[string]*task{}, tokens: map[string]string{}, logGroups: map[string]string{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -57,7 +58,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Auth = append(s.Auth, r.Header.Get("Authorization"))
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonEC2ContainerServiceV20141113.")
+	target := r.Header.Get("X-Amz-Target")
+	op := strings.TrimPrefix(strings.TrimPrefix(target, "AmazonEC2ContainerServiceV20141113."), "Logs_20140328.")
 	var in map[string]any
 	_ = json.NewDecoder(r.Body).Decode(&in)
 	if s.throttle > 0 {
@@ -69,6 +71,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case "RegisterTaskDefinition":
 		s.defs++
 		arn := fmt.Sprintf("arn:aws:ecs:eu-west-1:123456789012:task-definition/%v:%d", in["family"], s.defs)
+		s.logGroups[arn] = awslogsGroup(in)
 		reply(w, map[string]any{"taskDefinition": map[string]any{"taskDefinitionArn": arn, "family": in["family"], "cpu": in["cpu"], "memory": in["memory"]}})
 	case "RunTask":
 		s.run(w, in)
@@ -101,6 +104,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		reply(w, map[string]any{"taskArns": nonNil(arns)})
+	case "GetLogEvents":
+		s.logEvents(w, in)
 	default:
 		fail(w, 400, "UnknownOperationException", "unknown operation "+op)
 	}
@@ -186,4 +191,56 @@ func fail(w http.ResponseWriter, code int, typ, msg string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]any{"__type": typ, "message": msg})
+}
+
+// awslogsGroup is the log group of a task definition's awslogs driver.
+func awslogsGroup(in map[string]any) string {
+	cds, _ := in["containerDefinitions"].([]any)
+	for _, cd := range cds {
+		lc, _ := cd.(map[string]any)["logConfiguration"].(map[string]any)
+		if lc["logDriver"] != "awslogs" {
+			continue
+		}
+		opts, _ := lc["options"].(map[string]any)
+		if opts["awslogs-stream-prefix"] != "gantry" {
+			continue
+		}
+		g, _ := opts["awslogs-group"].(string)
+		return g
+	}
+	return ""
+}
+
+// logEvents serves CloudWatch Logs GetLogEvents for a task's stream
+// (prefix/container/task-id): its stdout and stderr lines, interleaved as
+// the awslogs driver writes them, in pages of 100 events.
+func (s *Server) logEvents(w http.ResponseWriter, in map[string]any) {
+	group, stream := fmt.Sprint(in["logGroupName"]), fmt.Sprint(in["logStreamName"])
+	var t *task
+	for _, c := range s.tasks {
+		if "gantry/job/"+c.arn[strings.LastIndex(c.arn, "/")+1:] == stream && s.logGroups[c.def] == group && group != "" {
+			t = c
+		}
+	}
+	if t == nil || time.Now().Before(t.created.Add(20*time.Millisecond)) {
+		fail(w, 400, "ResourceNotFoundException", "The specified log stream does not exist.")
+		return
+	}
+	var lines []string
+	for _, k := range []string{"GANTRY_TEST_STDOUT", "GANTRY_TEST_STDERR"} {
+		if v := t.env[k]; v != "" {
+			lines = append(lines, v)
+		}
+	}
+	n, _ := strconv.Atoi(t.env["GANTRY_FAKE_LOG_LINES"])
+	for i := range n {
+		lines = append(lines, fmt.Sprintf("line %d", i))
+	}
+	from, _ := strconv.Atoi(strings.TrimPrefix(fmt.Sprint(in["nextToken"]), "f/"))
+	to := min(len(lines), from+100)
+	events := []any{}
+	for i := from; i < to; i++ {
+		events = append(events, map[string]any{"timestamp": t.created.UnixMilli() + int64(i), "message": lines[i], "ingestionTime": t.created.UnixMilli()})
+	}
+	reply(w, map[string]any{"events": events, "nextForwardToken": fmt.Sprintf("f/%d", to), "nextBackwardToken": "b/0"})
 }
