@@ -11,7 +11,8 @@ import (
 // TestCloudRunThroughGraphQL runs jobs on Cloud Run Jobs through the
 // official gRPC client against a local fake of the Cloud Run Admin API v2,
 // every request signed by the host's service-account key: completed with
-// the price-model cost and where the execution lives, failed with the exit
+// the price-model cost, where the execution lives and its output read from
+// Cloud Logging, failed with the exit
 // code, a missing image failed at once (permanent), cancelled and timed out
 // (CancelExecution, then GetExecution proves it ended); bad config is
 // refused at host creation; the private key never comes back.
@@ -38,7 +39,7 @@ func TestCloudRunThroughGraphQL(t *testing.T) {
 	// 1 vCPU + 2 GiB for the 3600 s timeout at europe-west1 list prices:
 	// 3600 × (0.000018 + 2 × 0.000002) = 0.0792.
 	ok := submit(t, c, map[string]any{"image": "app:1", "preferredExecutor": "cloudrun", "cpuLimit": 1, "memoryLimit": 2048,
-		"timeoutSeconds": 3600, "environment": map[string]any{"GANTRY_TEST_SLEEP_MS": "100"}})
+		"timeoutSeconds": 3600, "environment": map[string]any{"GANTRY_TEST_SLEEP_MS": "100", "GANTRY_TEST_STDOUT": "via cloud logging"}})
 	bad := submit(t, c, in(map[string]any{"GANTRY_TEST_EXIT": "6"}))
 	missing := submit(t, c, map[string]any{"image": "gone:1", "preferredExecutor": "cloudrun", "maxRetries": 3,
 		"environment": map[string]any{"GANTRY_FAKE_PULL_FAIL": "1"}})
@@ -56,7 +57,8 @@ func TestCloudRunThroughGraphQL(t *testing.T) {
 	}
 	exec, _ := graphtest.Get(d, "node.executorMetadata.execution").(map[string]any)
 	if id := graphtest.Get(d, "node.externalExecutionID").(string); !strings.HasPrefix(id, "projects/my-project-1/locations/europe-west1/jobs/gantry-") ||
-		exec["execution"] != id || exec["region"] != "europe-west1" || !strings.Contains(graphtest.Get(d, "node.stdoutLog").(string), "console.cloud.google.com") {
+		exec["execution"] != id || exec["region"] != "europe-west1" || !strings.Contains(exec["consoleURL"].(string), "console.cloud.google.com") ||
+		graphtest.Get(d, "node.stdoutLog") != "via cloud logging\n" {
 		t.Fatalf("execution recorded: %v", d)
 	}
 	if job := waitStatus(t, c, bad, "completed", "failed"); job["status"] != "failed" || job["exitCode"] != float64(6) {

@@ -1,5 +1,6 @@
 // Package cloudrun runs jobs as Google Cloud Run Jobs executions through the
-// official client (cloud.google.com/go/run/apiv2, gRPC): one Cloud Run Job
+// official clients (cloud.google.com/go/run/apiv2 and, for the output,
+// cloud.google.com/go/logging/apiv2, over gRPC): one Cloud Run Job
 // per distinct template (image, command, size), created once and reused,
 // and one execution per attempt, started by RunJob with the attempt's
 // environment and timeout as overrides. Retries stay 0 at Cloud Run:
@@ -19,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	logging "cloud.google.com/go/logging/apiv2"
+	"cloud.google.com/go/logging/apiv2/loggingpb"
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/google/uuid"
@@ -53,6 +56,7 @@ type Executor struct {
 	jobs  *run.JobsClient
 	execs *run.ExecutionsClient
 	tasks *run.TasksClient
+	logs  *logging.Client
 
 	once     sync.Once
 	connErr  error
@@ -92,6 +96,9 @@ func (e *Executor) dial() error {
 	}
 	if e.tasks, err = run.NewTasksClient(ctx, opts...); err != nil {
 		return executors.TransientError(fmt.Errorf("cloudrun tasks client: %w", err))
+	}
+	if e.logs, err = logging.NewClient(ctx, opts...); err != nil {
+		return executors.TransientError(fmt.Errorf("cloudrun logging client: %w", err))
 	}
 	return nil
 }
@@ -355,8 +362,10 @@ func (e *Executor) lastAttempt(ctx context.Context, execution string) (*runpb.Ta
 	return t.GetLastAttemptResult(), nil
 }
 
-// Logs implements executors.Executor: Cloud Run writes output to Cloud
-// Logging; the job gets a note with the execution's log URL.
+// Logs implements executors.Executor: Cloud Run writes the containers'
+// stdout and stderr to Cloud Logging, read back here per execution. When
+// Cloud Logging cannot be read (no permission, nothing ingested yet) the
+// job gets a note with the execution's log URL instead.
 func (e *Executor) Logs(ctx context.Context, id string) (executors.Logs, error) {
 	if !e.owned(id) {
 		return executors.Logs{}, executors.ErrNotFound
@@ -371,11 +380,48 @@ func (e *Executor) Logs(ctx context.Context, id string) (executors.Logs, error) 
 	if err != nil {
 		return executors.Logs{}, classify("get execution", err)
 	}
+	logs, err := e.cloudLogging(ctx, id)
+	if err == nil && logs.Stdout+logs.Stderr != "" {
+		return logs, nil
+	}
 	where := ex.GetLogUri()
 	if where == "" {
 		where = "Cloud Logging (resource.type=cloud_run_job)"
 	}
-	return executors.Logs{Stdout: fmt.Sprintf("[gantry] output of Cloud Run execution %s is in %s\n", id, where)}, nil
+	note := fmt.Sprintf("[gantry] output of Cloud Run execution %s is in %s\n", id, where)
+	if err != nil {
+		note = fmt.Sprintf("[gantry] reading Cloud Logging failed (%v); output of Cloud Run execution %s is in %s\n", err, id, where)
+	}
+	return executors.Logs{Stdout: note}, nil
+}
+
+// maxLogBytes bounds what is read from Cloud Logging per execution.
+const maxLogBytes = 1 << 20
+
+// cloudLogging reads an execution's entries, oldest first, split by the
+// stream Cloud Run logged them from.
+func (e *Executor) cloudLogging(ctx context.Context, id string) (executors.Logs, error) {
+	filter := fmt.Sprintf(`resource.type="cloud_run_job" AND resource.labels.location=%q AND labels."run.googleapis.com/execution_name"=%q`,
+		e.cfg.Region, id[strings.LastIndex(id, "/")+1:])
+	it := e.logs.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{ResourceNames: []string{"projects/" + e.cfg.Project},
+		Filter: filter, OrderBy: "timestamp asc", PageSize: 1000})
+	var out, errs strings.Builder
+	for out.Len()+errs.Len() < maxLogBytes {
+		entry, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return executors.Logs{}, classify("list log entries", err)
+		}
+		w := &out
+		if strings.HasSuffix(entry.GetLogName(), "%2Fstderr") {
+			w = &errs
+		}
+		w.WriteString(strings.TrimSuffix(entry.GetTextPayload(), "\n"))
+		w.WriteByte('\n')
+	}
+	return executors.Logs{Stdout: out.String(), Stderr: errs.String()}, nil
 }
 
 // Stop implements executors.Executor: CancelExecution; Cloud Run sends

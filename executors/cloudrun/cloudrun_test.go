@@ -50,7 +50,7 @@ func newExec(t *testing.T) (executors.Executor, executors.Host, *runfake.Server,
 
 func TestConformance(t *testing.T) {
 	ex, h, fake, _ := newExec(t)
-	conformance.Run(t, conformance.Harness{Exec: ex, Host: h, Image: "europe-docker.pkg.dev/my-project-1/app/job:1", NoLogs: true, CleanupKeeps: true})
+	conformance.Run(t, conformance.Harness{Exec: ex, Host: h, Image: "europe-docker.pkg.dev/my-project-1/app/job:1", CleanupKeeps: true})
 	if len(fake.Issuers) == 0 {
 		t.Fatal("no requests reached the fake")
 	}
@@ -155,5 +155,36 @@ func TestWrongKeyRefused(t *testing.T) {
 	err = ex.Health(context.Background())
 	if err == nil || executors.ClassOf(err) != executors.Permanent || !strings.Contains(err.Error(), "signature") {
 		t.Fatalf("health with an untrusted key: %v", err)
+	}
+}
+
+// TestLogsFromCloudLogging: all pages of an execution's output come back
+// from Cloud Logging, split by stream; with nothing logged the job gets
+// the execution's log URL.
+func TestLogsFromCloudLogging(t *testing.T) {
+	ex, _, _, _ := newExec(t)
+	ctx := context.Background()
+	id, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: "app:1", Env: map[string]string{
+		conformance.EnvStdout: "out", conformance.EnvStderr: "err", "GANTRY_FAKE_LOG_LINES": "250"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conformance.WaitEnded(ctx, ex, id, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := ex.Logs(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(logs.Stdout, "\n"), "\n")
+	if len(lines) != 251 || lines[0] != "out" || lines[250] != "line 249" || logs.Stderr != "err\n" {
+		t.Fatalf("stdout %d lines (%q … %q), stderr %q", len(lines), lines[0], lines[len(lines)-1], logs.Stderr)
+	}
+	quiet, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: "app:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logs, err := ex.Logs(ctx, quiet); err != nil || !strings.Contains(logs.Stdout, "console.cloud.google.com/logs") {
+		t.Fatalf("nothing logged: %+v %v", logs, err)
 	}
 }

@@ -1,7 +1,8 @@
 // Package runfake is a local fake of the Cloud Run Admin API v2 over gRPC,
 // for the official client's requests: Jobs (CreateJob, GetJob, ListJobs,
 // RunJob), Executions (GetExecution, ListExecutions, CancelExecution),
-// Tasks (ListTasks, GetTask) and the long-running Operations service.
+// Tasks (ListTasks, GetTask), the long-running Operations service, and
+// Cloud Logging's ListLogEntries for the executions' output.
 // Executions follow the test-workload protocol in their environment
 // overrides and derive their state from the clock. The fake can add
 // latency, throttle (RESOURCE_EXHAUSTED), refuse capacity (UNAVAILABLE),
@@ -27,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/google/uuid"
@@ -82,6 +84,7 @@ func New() (*Server, error) {
 	runpb.RegisterJobsServer(s.srv, jobs{s: s})
 	runpb.RegisterExecutionsServer(s.srv, executions{s: s})
 	runpb.RegisterTasksServer(s.srv, tasks{s: s})
+	loggingpb.RegisterLoggingServiceV2Server(s.srv, logging{s: s})
 	longrunningpb.RegisterOperationsServer(s.srv, operations{s: s})
 	go func() { _ = s.srv.Serve(lis) }()
 	return s, nil
