@@ -121,7 +121,13 @@ func (d *Dispatcher) removeOrphans(ctx context.Context) error {
 			d.log.Warn("list executions failed", "host", h.Name, "err", err)
 			continue
 		}
+		_, remote := ex.(executors.RateLimited)
 		for _, e := range list {
+			// A provider keeps ended executions as history and expires
+			// them itself: stopping them again only spends API quota.
+			if remote && e.Status.Ended() {
+				continue
+			}
 			if d.orphan(ctx, e) {
 				d.log.Info("removing orphaned execution", "host", h.Name, "execution", e.ID, "job", e.JobID)
 				_ = ex.Stop(ctx, e.ID, d.opts.StopGrace)
