@@ -149,7 +149,7 @@ func (d *Dispatcher) launch(ctx context.Context, j *ent.ContainerJob) outcome {
 	}
 	d.noteStartup(*j.DockerHostID, time.Since(start))
 	now := d.now()
-	meta := described(j, ex, id)
+	meta := described(j, ex, SpecOf(j), id)
 	return outcome{
 		change: Change{Job: j, To: st.StatusRunning, ExecutionID: id, Reason: "launched on " + string(j.ExecutorType),
 			Set: func(u *ent.ContainerJobUpdate) {
@@ -164,7 +164,7 @@ func (d *Dispatcher) launch(ctx context.Context, j *ent.ContainerJob) outcome {
 
 // described is j's executor_metadata with where the execution lives (region,
 // resource names, console URL) under "execution", for backends that say.
-func described(j *ent.ContainerJob, ex executors.Executor, id string) map[string]any {
+func described(j *ent.ContainerJob, ex executors.Executor, spec executors.Spec, id string) map[string]any {
 	dsc, ok := ex.(executors.Describer)
 	if !ok {
 		return nil
@@ -173,7 +173,7 @@ func described(j *ent.ContainerJob, ex executors.Executor, id string) map[string
 	for k, v := range j.ExecutorMetadata {
 		meta[k] = v
 	}
-	meta["execution"] = dsc.Describe(id)
+	meta["execution"] = dsc.Describe(spec, id)
 	return meta
 }
 

@@ -274,8 +274,9 @@ type RateLimited interface {
 }
 
 // Describer is implemented by backends that can say where an execution
-// lives (region, resource names, a console URL) without an API call. The
-// dispatcher records it in the job's executor_metadata at launch.
+// lives (region, resource names, a console URL) and how the spec was
+// adapted (a size rounded up to one the provider offers) without an API
+// call. The dispatcher records it in the job's executor_metadata at launch.
 type Describer interface {
-	Describe(executionID string) map[string]any
+	Describe(spec Spec, executionID string) map[string]any
 }

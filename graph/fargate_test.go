@@ -49,7 +49,8 @@ func TestFargateThroughGraphQL(t *testing.T) {
 	c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": long})
 	waitStatus(t, c, long, "cancelled")
 	d := c.Do(t, `{ containerJobs { edges { node { externalExecutionID executorMetadata stdoutLog } } } }`, nil)
-	if strings.Contains(d.Raw, secret) || !strings.Contains(d.Raw, "arn:aws:ecs") || !strings.Contains(d.Raw, `"cluster":"gantry"`) {
+	if strings.Contains(d.Raw, secret) || !strings.Contains(d.Raw, "arn:aws:ecs") || !strings.Contains(d.Raw, `"cluster":"gantry"`) ||
+		!strings.Contains(d.Raw, `"memoryMiB":512`) || !strings.Contains(d.Raw, "rounded up to the nearest Fargate task size") {
 		t.Fatalf("responses: %s", d.Raw)
 	}
 	cfg["execution_role_arn"] = "ecsTaskExecutionRole"

@@ -134,14 +134,7 @@ func (e *Executor) Launch(ctx context.Context, spec executors.Spec) (string, err
 	if err := e.connect(); err != nil {
 		return "", err
 	}
-	cores, mem := spec.CPU, spec.MemoryMB
-	if cores <= 0 {
-		cores = 1
-	}
-	if mem <= 0 {
-		mem = 512
-	}
-	sz, err := fit(cores, mem)
+	sz, err := sizeFor(spec)
 	if err != nil {
 		return "", executors.PermanentError(err)
 	}
@@ -524,10 +517,15 @@ func labelsOf(ex *runpb.Execution) map[string]string {
 }
 
 // Describe implements executors.Describer.
-func (e *Executor) Describe(id string) map[string]any {
+func (e *Executor) Describe(spec executors.Spec, id string) map[string]any {
 	job, _, _ := strings.Cut(strings.TrimPrefix(id, e.parent()+"/jobs/"), "/")
-	return map[string]any{"provider": "cloudrun", "project": e.cfg.Project, "region": e.cfg.Region, "execution": id,
+	d := map[string]any{"provider": "cloudrun", "project": e.cfg.Project, "region": e.cfg.Region, "execution": id,
 		"consoleURL": fmt.Sprintf("https://console.cloud.google.com/run/jobs/details/%s/%s/executions?project=%s", e.cfg.Region, job, e.cfg.Project)}
+	if sz, err := sizeFor(spec); err == nil {
+		d["size"] = map[string]any{"vcpu": sz.cpu, "memoryMiB": sz.memory,
+			"note": fmt.Sprintf("requested %g vCPU / %d MiB, rounded up to the nearest Cloud Run Jobs size", spec.CPU, spec.MemoryMB)}
+	}
+	return d
 }
 
 func matches(labels, match map[string]string) bool {

@@ -81,8 +81,11 @@ func TestLaunchRecoversAfterRestart(t *testing.T) {
 	if id2, err := again.Launch(context.Background(), spec); err != nil || id2 != id {
 		t.Fatalf("relaunch after restart: %s, %v; want %s", id2, err, id)
 	}
-	desc := ex.(executors.Describer).Describe(id)
-	if desc["region"] != "europe-west1" || !strings.Contains(desc["consoleURL"].(string), "project=my-project-1") {
+	spec.CPU, spec.MemoryMB = 1.5, 3000
+	desc := ex.(executors.Describer).Describe(spec, id)
+	size, _ := desc["size"].(map[string]any)
+	if desc["region"] != "europe-west1" || !strings.Contains(desc["consoleURL"].(string), "project=my-project-1") ||
+		size["vcpu"] != 2 || size["memoryMiB"] != 3072 {
 		t.Errorf("describe: %v", desc)
 	}
 }

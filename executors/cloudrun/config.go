@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/gantry/gantry/executors"
 )
 
 // Config is a Cloud Run host's executor_config. Keys are validated at host
@@ -96,6 +98,19 @@ type size struct {
 // Cloud Run Jobs allow 1, 2, 4, 6 or 8 vCPUs, each with a memory range.
 var sizes = []struct{ cpu, min, max int }{
 	{1, 512, 4096}, {2, 512, 8192}, {4, 2048, 16384}, {6, 4096, 24576}, {8, 4096, 32768},
+}
+
+// sizeFor is the size a spec runs at; unset limits default to 1 vCPU and
+// 512 MiB.
+func sizeFor(spec executors.Spec) (size, error) {
+	cores, mem := spec.CPU, spec.MemoryMB
+	if cores <= 0 {
+		cores = 1
+	}
+	if mem <= 0 {
+		mem = 512
+	}
+	return fit(cores, mem)
 }
 
 // fit rounds a request up to the smallest valid size.

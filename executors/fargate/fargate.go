@@ -155,14 +155,7 @@ func (e *Executor) classify(op string, err error) error {
 
 // Launch implements executors.Executor.
 func (e *Executor) Launch(ctx context.Context, spec executors.Spec) (string, error) {
-	cores, mem := spec.CPU, spec.MemoryMB
-	if cores <= 0 {
-		cores = 1
-	}
-	if mem <= 0 {
-		mem = 512
-	}
-	sz, err := fit(cores, mem)
+	sz, err := sizeFor(spec)
 	if err != nil {
 		return "", executors.PermanentError(err)
 	}
@@ -397,10 +390,15 @@ func matches(labels, match map[string]string) bool {
 }
 
 // Describe implements executors.Describer.
-func (e *Executor) Describe(id string) map[string]any {
+func (e *Executor) Describe(spec executors.Spec, id string) map[string]any {
 	task := id[strings.LastIndex(id, "/")+1:]
-	return map[string]any{"provider": "fargate", "region": e.cfg.Region, "cluster": e.cfg.Cluster, "taskArn": id,
+	d := map[string]any{"provider": "fargate", "region": e.cfg.Region, "cluster": e.cfg.Cluster, "taskArn": id,
 		"consoleURL": fmt.Sprintf("https://%s.console.aws.amazon.com/ecs/v2/clusters/%s/tasks/%s?region=%s", e.cfg.Region, e.cfg.Cluster, task, e.cfg.Region)}
+	if sz, err := sizeFor(spec); err == nil {
+		d["size"] = map[string]any{"vcpu": float64(sz.cpu) / 1024, "memoryMiB": sz.memory,
+			"note": fmt.Sprintf("requested %g vCPU / %d MiB, rounded up to the nearest Fargate task size", spec.CPU, spec.MemoryMB)}
+	}
+	return d
 }
 
 // RateLimited implements executors.RateLimited: ECS throttles its API.

@@ -1,6 +1,10 @@
 package fargate
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gantry/gantry/executors"
+)
 
 // size is a valid Fargate task size: CPU units (1024 = 1 vCPU) and MiB.
 type size struct{ cpu, memory int }
@@ -14,6 +18,19 @@ var fargateSizes = []struct{ cpu, min, max, step int }{
 	{4096, 8192, 30720, 1024},
 	{8192, 16384, 61440, 4096},
 	{16384, 32768, 122880, 8192},
+}
+
+// sizeFor is the Fargate size a spec runs at; unset limits default to 1
+// vCPU and 512 MiB.
+func sizeFor(spec executors.Spec) (size, error) {
+	cores, mem := spec.CPU, spec.MemoryMB
+	if cores <= 0 {
+		cores = 1
+	}
+	if mem <= 0 {
+		mem = 512
+	}
+	return fit(cores, mem)
 }
 
 // fit rounds a request (cores, MiB) up to the smallest valid Fargate size.

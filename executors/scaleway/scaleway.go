@@ -357,7 +357,7 @@ func matches(labels, match map[string]string) bool {
 }
 
 // Describe implements executors.Describer.
-func (e *Executor) Describe(id string) map[string]any {
+func (e *Executor) Describe(_ executors.Spec, id string) map[string]any {
 	return map[string]any{"provider": "scaleway", "region": string(e.cfg.Region), "projectID": e.cfg.ProjectID, "jobRunID": id}
 }
 
