@@ -148,6 +148,7 @@ func (d *Dispatcher) launch(ctx context.Context, j *ent.ContainerJob) outcome {
 		return outcome{change: d.failure(j, err, "launch"), after: after}
 	}
 	d.noteStartup(*j.DockerHostID, time.Since(start))
+	d.log.Debug("launched", "job", j.ID, "attempt", j.RetryCount, "host", *j.DockerHostID, "execution", id, "took", time.Since(start))
 	now := d.now()
 	meta := described(j, ex, SpecOf(j), id)
 	return outcome{

@@ -26,7 +26,7 @@ func TestCloudRunThroughGraphQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newDispatchingServer(t, "sqlite")
+	c, logs := newLoggedServer(t)
 	cfg := map[string]any{"project": "my-project-1", "region": "europe-west1", "credentials_json": creds,
 		"endpoint": fake.Addr, "insecure": true}
 	r := c.Do(t, createHost, map[string]any{"in": map[string]any{"name": "gcp", "executorType": "cloudrun", "executorConfig": cfg}})
@@ -70,6 +70,7 @@ func TestCloudRunThroughGraphQL(t *testing.T) {
 		t.Fatalf("missing image (permanent, no retry): %v %v", job, last)
 	}
 	waitStatus(t, c, long, "running")
+	fake.Throttle(2, 0) // status checks throttled: logged, the host paused, nothing lost
 	c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": long})
 	waitStatus(t, c, long, "cancelled")
 	waitStatus(t, c, slow, "timeout")
@@ -90,5 +91,8 @@ func TestCloudRunThroughGraphQL(t *testing.T) {
 	e := c.Fail(t, createHost, map[string]any{"in": map[string]any{"name": "gcp2", "executorType": "cloudrun", "executorConfig": cfg}})
 	if e.Code() != "INVALID_INPUT" || !strings.Contains(e.Message, "region") || strings.Contains(e.Message, "PRIVATE KEY") {
 		t.Fatalf("bad region: %q (%s)", e.Message, e.Code())
+	}
+	if out := logs.String(); !strings.Contains(out, "provider throttled") || strings.Contains(out, secret) || strings.Contains(out, "PRIVATE KEY") {
+		t.Fatalf("replica logs (%d bytes) reveal the credentials or are empty", len(out))
 	}
 }

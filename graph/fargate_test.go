@@ -17,7 +17,7 @@ func TestFargateThroughGraphQL(t *testing.T) {
 	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 	fake := ecsfake.New()
 	defer fake.Close()
-	c := newDispatchingServer(t, "sqlite")
+	c, logs := newLoggedServer(t)
 	cfg := map[string]any{"region": "eu-west-1", "cluster": "gantry", "subnets": []any{"subnet-0123456789abcdef0"},
 		"execution_role_arn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
 		"access_key_id":      "AKIAIOSFODNN7EXAMPLE", "secret_access_key": secret, "endpoint": fake.URL, "log_group": "/gantry/jobs"}
@@ -57,5 +57,8 @@ func TestFargateThroughGraphQL(t *testing.T) {
 	e := c.Fail(t, createHost, map[string]any{"in": map[string]any{"name": "aws2", "executorType": "fargate", "executorConfig": cfg}})
 	if e.Code() != "INVALID_INPUT" || !strings.Contains(e.Message, "execution_role_arn") || strings.Contains(e.Message, secret) {
 		t.Fatalf("bad role: %q (%s)", e.Message, e.Code())
+	}
+	if out := logs.String(); out == "" || strings.Contains(out, secret) || strings.Contains(out, "PRIVATE KEY") {
+		t.Fatalf("replica logs (%d bytes) reveal the credentials or are empty", len(out))
 	}
 }

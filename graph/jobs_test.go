@@ -1,9 +1,12 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,9 +36,41 @@ func newDispatchingServer(t *testing.T, dialect string) graphtest.Client {
 // dispatch loop (an API-only replica still submits and publishes).
 func serveReplica(t *testing.T, db *store.DB, dispatching bool) graphtest.Client {
 	t.Helper()
-	broker := events.NewBroker(db, nil)
+	return serveReplicaLogging(t, db, dispatching, slog.Default())
+}
+
+// newLoggedServer is a dispatching server whose replica logs everything,
+// debug included, into the returned buffer (to check what logs reveal).
+func newLoggedServer(t *testing.T) (graphtest.Client, *syncBuffer) {
+	t.Helper()
+	buf := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return serveReplicaLogging(t, storetest.Open(t, "sqlite"), true, log), buf
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent loggers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func serveReplicaLogging(t *testing.T, db *store.DB, dispatching bool, log *slog.Logger) graphtest.Client {
+	t.Helper()
+	broker := events.NewBroker(db, log)
 	d := dispatch.New(db, dispatch.Options{PollInterval: 10 * time.Millisecond, RemotePoll: 10 * time.Millisecond, RemotePollMax: 100 * time.Millisecond, StopGrace: 200 * time.Millisecond,
-		Publish: func([]*ent.JobEvent) { broker.Notify() }})
+		Logger: log, Publish: func([]*ent.JobEvent) { broker.Notify() }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	go func() { done <- broker.Run(ctx) }()

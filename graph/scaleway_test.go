@@ -15,7 +15,7 @@ func TestScalewayThroughGraphQL(t *testing.T) {
 	const secret = "11111111-2222-3333-4444-555555555555"
 	fake := scwfake.New(secret)
 	defer fake.Close()
-	c := newDispatchingServer(t, "sqlite")
+	c, logs := newLoggedServer(t)
 	cfg := map[string]any{"region": "fr-par", "project_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
 		"access_key": "SCWABCDEFGHIJKLMNOPQ", "secret_key": secret, "endpoint": fake.URL}
 	r := c.Do(t, createHost, map[string]any{"in": map[string]any{"name": "scw", "executorType": "scaleway", "executorConfig": cfg,
@@ -45,5 +45,8 @@ func TestScalewayThroughGraphQL(t *testing.T) {
 	e := c.Fail(t, createHost, map[string]any{"in": map[string]any{"name": "scw2", "executorType": "scaleway", "executorConfig": cfg}})
 	if e.Code() != "INVALID_INPUT" || !strings.Contains(e.Message, "region") || strings.Contains(e.Message, secret) {
 		t.Fatalf("bad region: %q (%s)", e.Message, e.Code())
+	}
+	if out := logs.String(); out == "" || strings.Contains(out, secret) || strings.Contains(out, "PRIVATE KEY") {
+		t.Fatalf("replica logs (%d bytes) reveal the credentials or are empty", len(out))
 	}
 }
