@@ -134,7 +134,7 @@ func (e *Executor) Launch(ctx context.Context, spec executors.Spec) (string, err
 	if err := e.connect(); err != nil {
 		return "", err
 	}
-	sz, err := sizeFor(spec)
+	sz, err := sizeFor(spec, e.cfg.Size)
 	if err != nil {
 		return "", executors.PermanentError(err)
 	}
@@ -521,7 +521,7 @@ func (e *Executor) Describe(spec executors.Spec, id string) map[string]any {
 	job, _, _ := strings.Cut(strings.TrimPrefix(id, e.parent()+"/jobs/"), "/")
 	d := map[string]any{"provider": "cloudrun", "project": e.cfg.Project, "region": e.cfg.Region, "execution": id,
 		"consoleURL": fmt.Sprintf("https://console.cloud.google.com/run/jobs/details/%s/%s/executions?project=%s", e.cfg.Region, job, e.cfg.Project)}
-	if sz, err := sizeFor(spec); err == nil {
+	if sz, err := sizeFor(spec, e.cfg.Size); err == nil {
 		d["size"] = map[string]any{"vcpu": sz.cpu, "memoryMiB": sz.memory,
 			"note": fmt.Sprintf("requested %g vCPU / %d MiB, rounded up to the nearest Cloud Run Jobs size", spec.CPU, spec.MemoryMB)}
 	}

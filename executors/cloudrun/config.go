@@ -24,6 +24,8 @@ type Config struct {
 	// an emulator; Insecure talks plaintext gRPC to it.
 	Endpoint string
 	Insecure bool
+	// Size is the default size for jobs that set no limits.
+	Size size
 }
 
 var (
@@ -57,6 +59,19 @@ func ParseConfig(raw map[string]any) (Config, error) {
 	case c.Insecure && c.Endpoint == "":
 		return c, errors.New("cloudrun executor_config: insecure is only allowed with an endpoint override")
 	}
+	cpu, err := executors.Number(raw, "cpu")
+	if err != nil {
+		return c, fmt.Errorf("cloudrun executor_config: %w", err)
+	}
+	memory, err := executors.Number(raw, "memory")
+	if err != nil {
+		return c, fmt.Errorf("cloudrun executor_config: %w", err)
+	}
+	sz, err := defaultSize(cpu, memory)
+	if err != nil {
+		return c, err
+	}
+	c.Size = sz
 	creds, err := credentials(raw["credentials_json"])
 	if err != nil {
 		return c, err
@@ -100,17 +115,35 @@ var sizes = []struct{ cpu, min, max int }{
 	{1, 512, 4096}, {2, 512, 8192}, {4, 2048, 16384}, {6, 4096, 24576}, {8, 4096, 32768},
 }
 
-// sizeFor is the size a spec runs at; unset limits default to 1 vCPU and
-// 512 MiB.
-func sizeFor(spec executors.Spec) (size, error) {
+// sizeFor is the size a spec runs at. Unset limits take the host's
+// default size (cpu/memory in executor_config), else 1 vCPU and 512 MiB.
+func sizeFor(spec executors.Spec, def size) (size, error) {
 	cores, mem := spec.CPU, spec.MemoryMB
 	if cores <= 0 {
-		cores = 1
+		cores = float64(max(1, def.cpu))
 	}
 	if mem <= 0 {
-		mem = 512
+		mem = max(512, def.memory)
 	}
 	return fit(cores, mem)
+}
+
+// defaultSize validates a host's default size: cpu in vCPUs and memory in
+// MiB must be a size Cloud Run Jobs offer.
+func defaultSize(cpu, memory float64) (size, error) {
+	if cpu == 0 && memory == 0 {
+		return size{}, nil
+	}
+	for _, s := range sizes {
+		if float64(s.cpu) != cpu {
+			continue
+		}
+		if memory != 0 && (memory < float64(s.min) || memory > float64(s.max)) {
+			return size{}, fmt.Errorf("cloudrun executor_config: memory must be %d-%d MiB with cpu %d", s.min, s.max, s.cpu)
+		}
+		return size{cpu: s.cpu, memory: max(s.min, int(memory))}, nil
+	}
+	return size{}, errors.New("cloudrun executor_config: cpu is not a Cloud Run Jobs CPU size (1, 2, 4, 6 or 8)")
 }
 
 // fit rounds a request up to the smallest valid size.

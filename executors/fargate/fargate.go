@@ -44,6 +44,8 @@ type Config struct {
 	// LogGroup, when set, sends task output to this CloudWatch Logs group
 	// (awslogs driver), from where Gantry harvests it.
 	LogGroup string
+	// Size is the default task size for jobs that set no limits.
+	Size size
 }
 
 var (
@@ -85,6 +87,19 @@ func ParseConfig(raw map[string]any) (Config, error) {
 	case (c.AccessKeyID == "") != (c.SecretAccessKey == ""):
 		return c, errors.New("fargate executor_config: give both access_key_id and secret_access_key, or neither (default credential chain)")
 	}
+	cpu, err := executors.Number(raw, "cpu")
+	if err != nil {
+		return c, fmt.Errorf("fargate executor_config: %w", err)
+	}
+	memory, err := executors.Number(raw, "memory")
+	if err != nil {
+		return c, fmt.Errorf("fargate executor_config: %w", err)
+	}
+	sz, err := defaultSize(cpu, memory)
+	if err != nil {
+		return c, err
+	}
+	c.Size = sz
 	for _, s := range c.Subnets {
 		if !subnetRE.MatchString(s) {
 			return c, errors.New("fargate executor_config: subnets holds a malformed subnet id")
@@ -155,7 +170,7 @@ func (e *Executor) classify(op string, err error) error {
 
 // Launch implements executors.Executor.
 func (e *Executor) Launch(ctx context.Context, spec executors.Spec) (string, error) {
-	sz, err := sizeFor(spec)
+	sz, err := sizeFor(spec, e.cfg.Size)
 	if err != nil {
 		return "", executors.PermanentError(err)
 	}
@@ -394,7 +409,7 @@ func (e *Executor) Describe(spec executors.Spec, id string) map[string]any {
 	task := id[strings.LastIndex(id, "/")+1:]
 	d := map[string]any{"provider": "fargate", "region": e.cfg.Region, "cluster": e.cfg.Cluster, "taskArn": id,
 		"consoleURL": fmt.Sprintf("https://%s.console.aws.amazon.com/ecs/v2/clusters/%s/tasks/%s?region=%s", e.cfg.Region, e.cfg.Cluster, task, e.cfg.Region)}
-	if sz, err := sizeFor(spec); err == nil {
+	if sz, err := sizeFor(spec, e.cfg.Size); err == nil {
 		d["size"] = map[string]any{"vcpu": float64(sz.cpu) / 1024, "memoryMiB": sz.memory,
 			"note": fmt.Sprintf("requested %g vCPU / %d MiB, rounded up to the nearest Fargate task size", spec.CPU, spec.MemoryMB)}
 	}

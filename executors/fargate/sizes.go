@@ -20,17 +20,42 @@ var fargateSizes = []struct{ cpu, min, max, step int }{
 	{16384, 32768, 122880, 8192},
 }
 
-// sizeFor is the Fargate size a spec runs at; unset limits default to 1
-// vCPU and 512 MiB.
-func sizeFor(spec executors.Spec) (size, error) {
+// sizeFor is the Fargate size a spec runs at. Unset limits take the
+// host's default size (cpu/memory in executor_config), else 1 vCPU and
+// 512 MiB.
+func sizeFor(spec executors.Spec, def size) (size, error) {
 	cores, mem := spec.CPU, spec.MemoryMB
 	if cores <= 0 {
 		cores = 1
+		if def.cpu > 0 {
+			cores = float64(def.cpu) / 1024
+		}
 	}
 	if mem <= 0 {
-		mem = 512
+		mem = max(512, def.memory)
 	}
 	return fit(cores, mem)
+}
+
+// defaultSize validates a host's default size: cpu in CPU units (256 =
+// 0.25 vCPU) and memory in MiB must be a size Fargate offers.
+func defaultSize(cpu, memory float64) (size, error) {
+	if cpu == 0 && memory == 0 {
+		return size{}, nil
+	}
+	for _, s := range fargateSizes {
+		if float64(s.cpu) != cpu {
+			continue
+		}
+		if memory == 0 {
+			return size{cpu: s.cpu, memory: s.min}, nil
+		}
+		if sz, err := fit(cpu/1024, int(memory)); err == nil && sz.cpu == s.cpu && float64(sz.memory) == memory {
+			return sz, nil
+		}
+		return size{}, fmt.Errorf("fargate executor_config: memory is not offered with cpu %d (%d-%d MiB)", s.cpu, s.min, s.max)
+	}
+	return size{}, fmt.Errorf("fargate executor_config: cpu is not a Fargate CPU size (256, 512, 1024, 2048, 4096, 8192 or 16384 units)")
 }
 
 // fit rounds a request (cores, MiB) up to the smallest valid Fargate size.
