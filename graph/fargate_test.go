@@ -53,8 +53,17 @@ func TestFargateThroughGraphQL(t *testing.T) {
 		!strings.Contains(d.Raw, `"memoryMiB":512`) || !strings.Contains(d.Raw, "rounded up to the nearest Fargate task size") {
 		t.Fatalf("responses: %s", d.Raw)
 	}
+	cfg["cpu"] = 300
+	e := c.Fail(t, createHost, map[string]any{"in": map[string]any{"name": "aws3", "executorType": "fargate", "executorConfig": cfg}})
+	if e.Code() != "INVALID_INPUT" || !strings.Contains(e.Message, "cpu is not a Fargate CPU size") {
+		t.Fatalf("unknown CPU size: %q (%s)", e.Message, e.Code())
+	}
+	cfg["cpu"] = 1024 // a valid default size is accepted
+	if r := c.Do(t, createHost, map[string]any{"in": map[string]any{"name": "aws4", "executorType": "fargate", "executorConfig": cfg}}); len(r.Errors) > 0 {
+		t.Fatalf("valid default size: %s", r.Raw)
+	}
 	cfg["execution_role_arn"] = "ecsTaskExecutionRole"
-	e := c.Fail(t, createHost, map[string]any{"in": map[string]any{"name": "aws2", "executorType": "fargate", "executorConfig": cfg}})
+	e = c.Fail(t, createHost, map[string]any{"in": map[string]any{"name": "aws2", "executorType": "fargate", "executorConfig": cfg}})
 	if e.Code() != "INVALID_INPUT" || !strings.Contains(e.Message, "execution_role_arn") || strings.Contains(e.Message, secret) {
 		t.Fatalf("bad role: %q (%s)", e.Message, e.Code())
 	}
