@@ -125,7 +125,7 @@ func (d *Dispatcher) cheapestEstimate(ctx context.Context, spec jobSpec) (decima
 		if !h.IsActive || (spec.PreferredExecutor != nil && *spec.PreferredExecutor != "" && *spec.PreferredExecutor != string(h.ExecutorType)) {
 			continue
 		}
-		cores, mem := 1.0, 512
+		cores, mem := 0.0, 0
 		if spec.CPULimit != nil {
 			cores = *spec.CPULimit
 		}
@@ -160,8 +160,8 @@ func (hs *holds) held(ctx context.Context, j *ent.ContainerJob, h routing.Host) 
 		return "", err
 	}
 	est := decimal.Zero
-	res := j.EstimateResources()
-	if e := routing.EstimateJob(h, res.CPUCores, res.MemoryMB, j.TimeoutSeconds); e.Valid {
+	cores, mem := requested(j)
+	if e := routing.EstimateJob(h, cores, mem, j.TimeoutSeconds); e.Valid {
 		est = e.NullDecimal.Decimal
 	}
 	var hold []*ent.Budget

@@ -128,10 +128,20 @@ func (d *Dispatcher) routingHost(h *ent.ExecutorHost) routing.Host {
 		rh.CPU = *h.CPUCapacity
 	}
 	region, _ := h.ExecutorConfig["region"].(string)
-	if p, ok := d.prices.Lookup(h.ExecutorType, region); ok {
+	if p, ok := d.prices.Lookup(h.ExecutorType, region); ok && !h.CostPerHour.Valid && !h.CostPerJob.Valid {
 		rh.Price = &p
+		rh.Size = d.sizes.of(h)
 	}
 	return rh
+}
+
+// requested is j's CPU and memory limits as set (0: unset).
+func requested(j *ent.ContainerJob) (float64, int) {
+	cores := 0.0
+	if j.CPULimit != nil {
+		cores = *j.CPULimit
+	}
+	return cores, derefInt(j.MemoryLimit)
 }
 
 func derefInt(p *int) int {
@@ -143,7 +153,11 @@ func derefInt(p *int) int {
 
 // routingJob is what the router sees of a job.
 func routingJob(j *ent.ContainerJob) routing.Job {
-	rj := routing.Job{ID: j.ID, PreferredExecutor: j.PreferredExecutor, Vars: varsOf(j), MaxCost: j.MaxCost, MaxStartup: derefInt(j.MaxStartupSeconds)}
+	rj := routing.Job{ID: j.ID, PreferredExecutor: j.PreferredExecutor, Vars: varsOf(j), MaxCost: j.MaxCost, MaxStartup: derefInt(j.MaxStartupSeconds),
+		MemoryMB: derefInt(j.MemoryLimit)}
+	if j.CPULimit != nil {
+		rj.CPU = *j.CPULimit
+	}
 	if s, ok := j.ExecutorMetadata[metaPinnedHost].(string); ok {
 		if id, err := uuid.Parse(s); err == nil {
 			rj.HostID = &id
@@ -258,8 +272,8 @@ func (d *Dispatcher) toLaunching(j *ent.ContainerJob, h *routing.Host, reason st
 	j.ExecutorType = h.Type
 	j.LeaseOwner = d.id
 	// The estimate is an upper bound: the job's timeout at the host's prices.
-	res := j.EstimateResources()
-	estimate := routing.EstimateJob(*h, res.CPUCores, res.MemoryMB, j.TimeoutSeconds)
+	cores, mem := requested(j)
+	estimate := routing.EstimateJob(*h, cores, mem, j.TimeoutSeconds)
 	// The full explanation goes with the job: the reason line, and the
 	// best candidates in executor_metadata["routing"].
 	meta := make(map[string]any, len(j.ExecutorMetadata)+1)

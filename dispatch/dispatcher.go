@@ -95,6 +95,7 @@ type Dispatcher struct {
 	log     *slog.Logger
 	execs   *executorCache
 	pace    *pacer
+	sizes   *sizeCache
 
 	wake      chan struct{}
 	outcomes  chan outcome
@@ -133,6 +134,7 @@ func New(db *store.DB, opts Options) *Dispatcher {
 		opts: opts, id: opts.ID, client: db.Client, db: db, dialect: db.Dialect, log: opts.Logger.With("replica", opts.ID),
 		execs:     newExecutorCache(db.Client),
 		pace:      newPacer(opts.RemotePoll, opts.RemotePollMax),
+		sizes:     newSizeCache(),
 		wake:      make(chan struct{}, 1),
 		outcomes:  make(chan outcome, 1024),
 		launchSem: make(chan struct{}, opts.LaunchConcurrency),

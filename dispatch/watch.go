@@ -271,8 +271,8 @@ func (d *Dispatcher) actualCost(ctx context.Context, j *ent.ContainerJob, s exec
 	if end.Sub(start) > 0 && secs == 0 {
 		secs = 1 // bill started seconds
 	}
-	res := j.EstimateResources()
-	return routing.EstimateJob(d.routingHost(h), res.CPUCores, res.MemoryMB, secs)
+	cores, mem := requested(j)
+	return routing.EstimateJob(d.routingHost(h), cores, mem, secs)
 }
 
 func orTransient(c executors.FailureClass) executors.FailureClass {

@@ -273,6 +273,13 @@ type RateLimited interface {
 	RateLimited()
 }
 
+// Sizer is implemented by backends that run (and bill) a request at a size
+// of their own: the smallest offered size that fits it, or the host's
+// default for unset (0) limits. Cost estimates price that size.
+type Sizer interface {
+	BilledSize(cores float64, memoryMB int) (float64, int)
+}
+
 // Describer is implemented by backends that can say where an execution
 // lives (region, resource names, a console URL) and how the spec was
 // adapted (a size rounded up to one the provider offers) without an API

@@ -45,6 +45,12 @@ func TestFargateThroughGraphQL(t *testing.T) {
 	if job := waitStatus(t, c, bad, "completed", "failed"); job["status"] != "failed" || job["exitCode"] != float64(5) {
 		t.Fatalf("exit 5: %v", job)
 	}
+	// 0.25 vCPU / 300 MiB runs (and is billed) as 0.25 vCPU / 512 MiB:
+	// 3600 × (0.25 × 0.000011244 + 0.5 × 0.000001235) = 0.0123 (0.0114 unrounded).
+	small := c.OK(t, `query($id: ID!) { node(id: $id) { ... on ContainerJob { estimatedCost timeoutSeconds } } }`, map[string]any{"id": bad})
+	if graphtest.Get(small, "node.timeoutSeconds") != float64(3600) || graphtest.Get(small, "node.estimatedCost") != "0.0123" {
+		t.Fatalf("estimate at the billed Fargate size: %v", small)
+	}
 	waitStatus(t, c, long, "running")
 	c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": long})
 	waitStatus(t, c, long, "cancelled")

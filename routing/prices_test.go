@@ -43,8 +43,19 @@ func TestRouteUsesPriceModel(t *testing.T) {
 	sp, _ := table.Lookup("scaleway", "fr-par")
 	aws, scw := host("aws", "fargate", 0, 10), host("scw", "scaleway", 0, 10)
 	aws.Price, scw.Price = &fp, &sp
-	d := Policy{}.Route(Job{Vars: Vars{CPU: 1, MemoryMB: 2048, TimeoutSeconds: 3600}}, []Host{aws, scw})
+	d := Policy{}.Route(Job{CPU: 1, MemoryMB: 2048, Vars: Vars{CPU: 1, MemoryMB: 2048, TimeoutSeconds: 3600}}, []Host{aws, scw})
 	if d.Host == nil || d.Host.Name != "scw" || d.Candidates[1].EstimatedCost().String() != "0.0494" {
 		t.Fatalf("decision %v, candidates %+v", d.Reason, d.Candidates)
+	}
+	// A provider that runs the request at a bigger size is priced at it:
+	// 0.25 vCPU / 300 MiB billed as 0.25 vCPU / 512 MiB.
+	aws.Size = func(c float64, m int) (float64, int) { return max(c, 0.25), max(m, 512) }
+	small := Job{CPU: 0.25, MemoryMB: 300, Vars: Vars{CPU: 0.25, MemoryMB: 300, TimeoutSeconds: 3600}}
+	want := fp.Cost(0.25, 512, 3600).StringFixed(4)
+	if got := EstimateJob(aws, 0.25, 300, 3600); got.String() != want || want == fp.Cost(0.25, 300, 3600).StringFixed(4) {
+		t.Fatalf("billed-size estimate %s, want %s", got, want)
+	}
+	if d := (Policy{}).Route(small, []Host{aws}); d.Candidates[0].EstimatedCost().String() != want {
+		t.Fatalf("routing estimate %s, want %s", d.Candidates[0].EstimatedCost(), want)
 	}
 }

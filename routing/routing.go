@@ -36,6 +36,10 @@ type Host struct {
 	// Price is the provider's price model, used when the host has no fixed
 	// prices (cost_per_hour / cost_per_job).
 	Price *Price
+	// Size is the size the provider runs (and bills) a request at: the
+	// smallest offered size that fits, the host's default for unset (0)
+	// limits. Nil: as requested, 1 core and 512 MiB when unset.
+	Size func(cores float64, memoryMB int) (float64, int)
 
 	// Prices in 1/10000 USD, filled in once per snapshot by Route.
 	prepared          bool
@@ -64,14 +68,24 @@ func (h *Host) costKey(seconds int) int64 {
 	return h.perJob4 + (h.perHour4*int64(seconds)+1800)/3600
 }
 
-// EstimateJob is what a job of cores and memoryMB costs on h if it runs for
-// seconds: the host's fixed prices when it has them, else its provider's
-// price model, else unknown (invalid).
+// EstimateJob is what a job asking for cores and memoryMB (0: unset) costs
+// on h if it runs for seconds: the host's fixed prices when it has them,
+// else its provider's price model at the size the provider bills, else
+// unknown (invalid).
 func EstimateJob(h Host, cores float64, memoryMB, seconds int) schematype.Decimal {
 	if !h.CostPerHour.Valid && !h.CostPerJob.Valid && h.Price != nil {
-		return schematype.NewDecimal(h.Price.Cost(cores, memoryMB, seconds))
+		c, m := h.billed(cores, memoryMB)
+		return schematype.NewDecimal(h.Price.Cost(c, m, seconds))
 	}
 	return Estimate(h, seconds)
+}
+
+// billed is the size h's provider bills a request at.
+func (h *Host) billed(cores float64, memoryMB int) (float64, int) {
+	if h.Size != nil {
+		return h.Size(cores, memoryMB)
+	}
+	return cpuOf(Vars{CPU: cores}), memOf(Vars{MemoryMB: memoryMB})
 }
 
 func cpuOf(v Vars) float64 {
@@ -122,6 +136,10 @@ type Job struct {
 	// AvoidHost is where the previous attempt failed to launch: it ranks
 	// after every other eligible host, so the retry spills elsewhere.
 	AvoidHost *uuid.UUID
+	// CPU and MemoryMB are the limits as the job set them (0: unset), for
+	// providers that size unset limits their own way (Host.Size).
+	CPU      float64
+	MemoryMB int
 }
 
 // Candidate is one host considered for a job.
@@ -187,7 +205,8 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 		case h.priced:
 			c.priced, c.costKey = true, h.costKey(job.Vars.TimeoutSeconds)
 		case h.Price != nil:
-			cost := h.Price.Cost(cpuOf(job.Vars), memOf(job.Vars), job.Vars.TimeoutSeconds)
+			cores, mem := h.billed(job.CPU, job.MemoryMB)
+			cost := h.Price.Cost(cores, mem, job.Vars.TimeoutSeconds)
 			c.priced, c.costKey = true, cost.Shift(4).Round(0).IntPart()
 		}
 		if c.Eligible && job.AvoidHost != nil && *job.AvoidHost == h.ID {

@@ -548,3 +548,12 @@ func sortedKeys(m map[string]string) []string {
 
 // RateLimited implements executors.RateLimited: Cloud Run has API quotas.
 func (*Executor) RateLimited() {}
+
+// BilledSize implements executors.Sizer.
+func (e *Executor) BilledSize(cores float64, memoryMB int) (float64, int) {
+	sz, err := sizeFor(executors.Spec{CPU: cores, MemoryMB: memoryMB}, e.cfg.Size)
+	if err != nil {
+		return cores, memoryMB // no size fits: the launch will say so
+	}
+	return float64(sz.cpu), sz.memory
+}

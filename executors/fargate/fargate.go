@@ -418,3 +418,12 @@ func (e *Executor) Describe(spec executors.Spec, id string) map[string]any {
 
 // RateLimited implements executors.RateLimited: ECS throttles its API.
 func (*Executor) RateLimited() {}
+
+// BilledSize implements executors.Sizer.
+func (e *Executor) BilledSize(cores float64, memoryMB int) (float64, int) {
+	sz, err := sizeFor(executors.Spec{CPU: cores, MemoryMB: memoryMB}, e.cfg.Size)
+	if err != nil {
+		return cores, memoryMB // no size fits: the launch will say so
+	}
+	return float64(sz.cpu) / 1024, sz.memory
+}
