@@ -40,6 +40,7 @@ func main() {
 	subs := flag.Int("subs", 1000, "websocket subscriptions for the subscription run (0: skip)")
 	filler := flag.Int("filler", 10000, "queued jobs during the subscription run")
 	dockerRuns := flag.Int("docker", 10, "runs for the Docker comparison (0: skip)")
+	cloudJobs := flag.Int("cloud", 200, "jobs for the Cloud Run polling comparison (0: skip)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -63,6 +64,12 @@ func main() {
 	if *dockerRuns > 0 {
 		if err := dockerBench(*dockerRuns, 50); err != nil {
 			fmt.Fprintf(os.Stderr, "docker: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	if *cloudJobs > 0 {
+		if err := cloudBench(*cloudJobs, 5*time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "cloud: %v\n", err)
 			os.Exit(1)
 		}
 	}

@@ -189,9 +189,11 @@ func (e *Executor) findLaunched(ctx context.Context, job string, spec executors.
 		return id, nil
 	}
 	// Executions list newest first; an attempt relaunched after a crash is
-	// among the recent ones, so the scan stops after a few pages.
+	// among the recent ones, so the scan stops after the newest 300 (on a
+	// template launching faster than that per lease period, a takeover may
+	// start the attempt again).
 	it := e.execs.ListExecutions(ctx, &runpb.ListExecutionsRequest{Parent: job, PageSize: 100})
-	for range 500 {
+	for range 300 {
 		ex, err := it.Next()
 		if errors.Is(err, iterator.Done) {
 			return "", nil

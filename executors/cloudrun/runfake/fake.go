@@ -298,9 +298,18 @@ func (e executions) ListExecutions(_ context.Context, r *runpb.ListExecutionsReq
 		}
 	}
 	sort.Slice(found, func(a, b int) bool { return found[a].created.After(found[b].created) }) // newest first
+	from, _ := strconv.Atoi(r.GetPageToken())
+	size := int(r.GetPageSize())
+	if size <= 0 || size > 100 {
+		size = 100
+	}
+	to := min(len(found), from+size)
 	out := &runpb.ListExecutionsResponse{}
-	for _, x := range found {
+	for _, x := range found[min(from, to):to] {
 		out.Executions = append(out.Executions, x.snapshot())
+	}
+	if to < len(found) {
+		out.NextPageToken = strconv.Itoa(to)
 	}
 	return out, nil
 }
