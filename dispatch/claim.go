@@ -262,6 +262,9 @@ func candidateTable(dec routing.Decision, n int) []map[string]any {
 		if cost := c.EstimatedCost(); cost.Valid {
 			row["estimatedCost"] = cost.String()
 		}
+		if c.Bias != 0 {
+			row["ruleWeight"] = c.Bias
+		}
 		out = append(out, row)
 	}
 	return out

@@ -44,7 +44,7 @@ func (d *Dispatcher) router(ctx context.Context, tx *ent.Tx) (routing.Router, er
 			d.log.Warn("routing rule does not compile; skipped", "rule", r.Name, "err", err)
 			continue
 		}
-		p.Rules = append(p.Rules, routing.Rule{ID: r.ID, Name: r.Name, Condition: prog, TargetType: r.TargetExecutorType, TargetHost: r.TargetHostID})
+		p.Rules = append(p.Rules, routing.Rule{ID: r.ID, Name: r.Name, Condition: prog, TargetType: r.TargetExecutorType, TargetHost: r.TargetHostID, Weight: r.Weight})
 	}
 	return p, nil
 }

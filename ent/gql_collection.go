@@ -1342,6 +1342,11 @@ func (_q *RoutingRuleQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, routingrule.FieldTargetHostID)
 				fieldSeen[routingrule.FieldTargetHostID] = struct{}{}
 			}
+		case "weight":
+			if _, ok := fieldSeen[routingrule.FieldWeight]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldWeight)
+				fieldSeen[routingrule.FieldWeight] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

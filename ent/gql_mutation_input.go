@@ -458,6 +458,7 @@ type CreateRoutingRuleInput struct {
 	Enabled            *bool
 	Condition          string
 	TargetExecutorType *schematype.ExecutorType
+	Weight             *int
 	TargetHostID       *uuid.UUID
 }
 
@@ -473,6 +474,9 @@ func (i *CreateRoutingRuleInput) Mutate(m *RoutingRuleMutation) {
 	m.SetCondition(i.Condition)
 	if v := i.TargetExecutorType; v != nil {
 		m.SetTargetExecutorType(*v)
+	}
+	if v := i.Weight; v != nil {
+		m.SetWeight(*v)
 	}
 	if v := i.TargetHostID; v != nil {
 		m.SetTargetHostID(*v)
@@ -493,6 +497,8 @@ type UpdateRoutingRuleInput struct {
 	Condition               *string
 	ClearTargetExecutorType bool
 	TargetExecutorType      *schematype.ExecutorType
+	ClearWeight             bool
+	Weight                  *int
 	ClearTargetHost         bool
 	TargetHostID            *uuid.UUID
 }
@@ -516,6 +522,12 @@ func (i *UpdateRoutingRuleInput) Mutate(m *RoutingRuleMutation) {
 	}
 	if v := i.TargetExecutorType; v != nil {
 		m.SetTargetExecutorType(*v)
+	}
+	if i.ClearWeight {
+		m.ClearWeight()
+	}
+	if v := i.Weight; v != nil {
+		m.SetWeight(*v)
 	}
 	if i.ClearTargetHost {
 		m.ClearTargetHost()

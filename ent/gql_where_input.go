@@ -4283,6 +4283,18 @@ type RoutingRuleWhereInput struct {
 	TargetHostIDIsNil  bool        `json:"targetHostIDIsNil,omitempty"`
 	TargetHostIDNotNil bool        `json:"targetHostIDNotNil,omitempty"`
 
+	// "weight" field predicates.
+	Weight       *int  `json:"weight,omitempty"`
+	WeightNEQ    *int  `json:"weightNEQ,omitempty"`
+	WeightIn     []int `json:"weightIn,omitempty"`
+	WeightNotIn  []int `json:"weightNotIn,omitempty"`
+	WeightGT     *int  `json:"weightGT,omitempty"`
+	WeightGTE    *int  `json:"weightGTE,omitempty"`
+	WeightLT     *int  `json:"weightLT,omitempty"`
+	WeightLTE    *int  `json:"weightLTE,omitempty"`
+	WeightIsNil  bool  `json:"weightIsNil,omitempty"`
+	WeightNotNil bool  `json:"weightNotNil,omitempty"`
+
 	// "target_host" edge predicates.
 	HasTargetHost     *bool                     `json:"hasTargetHost,omitempty"`
 	HasTargetHostWith []*ExecutorHostWhereInput `json:"hasTargetHostWith,omitempty"`
@@ -4574,6 +4586,36 @@ func (i *RoutingRuleWhereInput) P() (predicate.RoutingRule, error) {
 	}
 	if i.TargetHostIDNotNil {
 		predicates = append(predicates, routingrule.TargetHostIDNotNil())
+	}
+	if i.Weight != nil {
+		predicates = append(predicates, routingrule.WeightEQ(*i.Weight))
+	}
+	if i.WeightNEQ != nil {
+		predicates = append(predicates, routingrule.WeightNEQ(*i.WeightNEQ))
+	}
+	if len(i.WeightIn) > 0 {
+		predicates = append(predicates, routingrule.WeightIn(i.WeightIn...))
+	}
+	if len(i.WeightNotIn) > 0 {
+		predicates = append(predicates, routingrule.WeightNotIn(i.WeightNotIn...))
+	}
+	if i.WeightGT != nil {
+		predicates = append(predicates, routingrule.WeightGT(*i.WeightGT))
+	}
+	if i.WeightGTE != nil {
+		predicates = append(predicates, routingrule.WeightGTE(*i.WeightGTE))
+	}
+	if i.WeightLT != nil {
+		predicates = append(predicates, routingrule.WeightLT(*i.WeightLT))
+	}
+	if i.WeightLTE != nil {
+		predicates = append(predicates, routingrule.WeightLTE(*i.WeightLTE))
+	}
+	if i.WeightIsNil {
+		predicates = append(predicates, routingrule.WeightIsNil())
+	}
+	if i.WeightNotNil {
+		predicates = append(predicates, routingrule.WeightNotNil())
 	}
 
 	if i.HasTargetHost != nil {

@@ -8902,6 +8902,8 @@ type RoutingRuleMutation struct {
 	enabled              *bool
 	condition            *string
 	target_executor_type *schematype.ExecutorType
+	weight               *int
+	addweight            *int
 	clearedFields        map[string]struct{}
 	target_host          *uuid.UUID
 	clearedtarget_host   bool
@@ -9348,6 +9350,76 @@ func (m *RoutingRuleMutation) ResetTargetHostID() {
 	delete(m.clearedFields, routingrule.FieldTargetHostID)
 }
 
+// SetWeight sets the "weight" field.
+func (m *RoutingRuleMutation) SetWeight(i int) {
+	m.weight = &i
+	m.addweight = nil
+}
+
+// Weight returns the value of the "weight" field in the mutation.
+func (m *RoutingRuleMutation) Weight() (r int, exists bool) {
+	v := m.weight
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWeight returns the old "weight" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldWeight(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWeight is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWeight requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWeight: %w", err)
+	}
+	return oldValue.Weight, nil
+}
+
+// AddWeight adds i to the "weight" field.
+func (m *RoutingRuleMutation) AddWeight(i int) {
+	if m.addweight != nil {
+		*m.addweight += i
+	} else {
+		m.addweight = &i
+	}
+}
+
+// AddedWeight returns the value that was added to the "weight" field in this mutation.
+func (m *RoutingRuleMutation) AddedWeight() (r int, exists bool) {
+	v := m.addweight
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearWeight clears the value of the "weight" field.
+func (m *RoutingRuleMutation) ClearWeight() {
+	m.weight = nil
+	m.addweight = nil
+	m.clearedFields[routingrule.FieldWeight] = struct{}{}
+}
+
+// WeightCleared returns if the "weight" field was cleared in this mutation.
+func (m *RoutingRuleMutation) WeightCleared() bool {
+	_, ok := m.clearedFields[routingrule.FieldWeight]
+	return ok
+}
+
+// ResetWeight resets all changes to the "weight" field.
+func (m *RoutingRuleMutation) ResetWeight() {
+	m.weight = nil
+	m.addweight = nil
+	delete(m.clearedFields, routingrule.FieldWeight)
+}
+
 // ClearTargetHost clears the "target_host" edge to the ExecutorHost entity.
 func (m *RoutingRuleMutation) ClearTargetHost() {
 	m.clearedtarget_host = true
@@ -9409,7 +9481,7 @@ func (m *RoutingRuleMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RoutingRuleMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, routingrule.FieldCreatedAt)
 	}
@@ -9433,6 +9505,9 @@ func (m *RoutingRuleMutation) Fields() []string {
 	}
 	if m.target_host != nil {
 		fields = append(fields, routingrule.FieldTargetHostID)
+	}
+	if m.weight != nil {
+		fields = append(fields, routingrule.FieldWeight)
 	}
 	return fields
 }
@@ -9458,6 +9533,8 @@ func (m *RoutingRuleMutation) Field(name string) (ent.Value, bool) {
 		return m.TargetExecutorType()
 	case routingrule.FieldTargetHostID:
 		return m.TargetHostID()
+	case routingrule.FieldWeight:
+		return m.Weight()
 	}
 	return nil, false
 }
@@ -9483,6 +9560,8 @@ func (m *RoutingRuleMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldTargetExecutorType(ctx)
 	case routingrule.FieldTargetHostID:
 		return m.OldTargetHostID(ctx)
+	case routingrule.FieldWeight:
+		return m.OldWeight(ctx)
 	}
 	return nil, fmt.Errorf("unknown RoutingRule field %s", name)
 }
@@ -9548,6 +9627,13 @@ func (m *RoutingRuleMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetTargetHostID(v)
 		return nil
+	case routingrule.FieldWeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWeight(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RoutingRule field %s", name)
 }
@@ -9559,6 +9645,9 @@ func (m *RoutingRuleMutation) AddedFields() []string {
 	if m.addpriority != nil {
 		fields = append(fields, routingrule.FieldPriority)
 	}
+	if m.addweight != nil {
+		fields = append(fields, routingrule.FieldWeight)
+	}
 	return fields
 }
 
@@ -9569,6 +9658,8 @@ func (m *RoutingRuleMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case routingrule.FieldPriority:
 		return m.AddedPriority()
+	case routingrule.FieldWeight:
+		return m.AddedWeight()
 	}
 	return nil, false
 }
@@ -9585,6 +9676,13 @@ func (m *RoutingRuleMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddPriority(v)
 		return nil
+	case routingrule.FieldWeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddWeight(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RoutingRule numeric field %s", name)
 }
@@ -9598,6 +9696,9 @@ func (m *RoutingRuleMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(routingrule.FieldTargetHostID) {
 		fields = append(fields, routingrule.FieldTargetHostID)
+	}
+	if m.FieldCleared(routingrule.FieldWeight) {
+		fields = append(fields, routingrule.FieldWeight)
 	}
 	return fields
 }
@@ -9618,6 +9719,9 @@ func (m *RoutingRuleMutation) ClearField(name string) error {
 		return nil
 	case routingrule.FieldTargetHostID:
 		m.ClearTargetHostID()
+		return nil
+	case routingrule.FieldWeight:
+		m.ClearWeight()
 		return nil
 	}
 	return fmt.Errorf("unknown RoutingRule nullable field %s", name)
@@ -9650,6 +9754,9 @@ func (m *RoutingRuleMutation) ResetField(name string) error {
 		return nil
 	case routingrule.FieldTargetHostID:
 		m.ResetTargetHostID()
+		return nil
+	case routingrule.FieldWeight:
+		m.ResetWeight()
 		return nil
 	}
 	return fmt.Errorf("unknown RoutingRule field %s", name)

@@ -36,6 +36,8 @@ type RoutingRule struct {
 	TargetExecutorType *schematype.ExecutorType `json:"target_executor_type,omitempty"`
 	// Host the matching jobs go to
 	TargetHostID *uuid.UUID `json:"target_host_id,omitempty"`
+	// Makes this a weighting rule: instead of deciding, it adds weight to the rank of its target hosts for matching jobs (positive prefers them, negative avoids them) ahead of cost; every matching weighting rule adds up
+	Weight *int `json:"weight,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RoutingRuleQuery when eager-loading is set.
 	Edges        RoutingRuleEdges `json:"edges"`
@@ -73,7 +75,7 @@ func (*RoutingRule) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(uuid.UUID)}
 		case routingrule.FieldEnabled:
 			values[i] = new(sql.NullBool)
-		case routingrule.FieldPriority:
+		case routingrule.FieldPriority, routingrule.FieldWeight:
 			values[i] = new(sql.NullInt64)
 		case routingrule.FieldName, routingrule.FieldCondition, routingrule.FieldTargetExecutorType:
 			values[i] = new(sql.NullString)
@@ -152,6 +154,13 @@ func (_m *RoutingRule) assignValues(columns []string, values []any) error {
 				_m.TargetHostID = new(uuid.UUID)
 				*_m.TargetHostID = *value.S.(*uuid.UUID)
 			}
+		case routingrule.FieldWeight:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field weight", values[i])
+			} else if value.Valid {
+				_m.Weight = new(int)
+				*_m.Weight = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -218,6 +227,11 @@ func (_m *RoutingRule) String() string {
 	builder.WriteString(", ")
 	if v := _m.TargetHostID; v != nil {
 		builder.WriteString("target_host_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.Weight; v != nil {
+		builder.WriteString("weight=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')

@@ -122,6 +122,20 @@ func (_c *RoutingRuleCreate) SetNillableTargetHostID(v *uuid.UUID) *RoutingRuleC
 	return _c
 }
 
+// SetWeight sets the "weight" field.
+func (_c *RoutingRuleCreate) SetWeight(v int) *RoutingRuleCreate {
+	_c.mutation.SetWeight(v)
+	return _c
+}
+
+// SetNillableWeight sets the "weight" field if the given value is not nil.
+func (_c *RoutingRuleCreate) SetNillableWeight(v *int) *RoutingRuleCreate {
+	if v != nil {
+		_c.SetWeight(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RoutingRuleCreate) SetID(v uuid.UUID) *RoutingRuleCreate {
 	_c.mutation.SetID(v)
@@ -245,6 +259,11 @@ func (_c *RoutingRuleCreate) check() error {
 			return &ValidationError{Name: "target_executor_type", err: fmt.Errorf(`ent: validator failed for field "RoutingRule.target_executor_type": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.Weight(); ok {
+		if err := routingrule.WeightValidator(v); err != nil {
+			return &ValidationError{Name: "weight", err: fmt.Errorf(`ent: validator failed for field "RoutingRule.weight": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -308,6 +327,10 @@ func (_c *RoutingRuleCreate) createSpec() (*RoutingRule, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.TargetExecutorType(); ok {
 		_spec.SetField(routingrule.FieldTargetExecutorType, field.TypeEnum, value)
 		_node.TargetExecutorType = &value
+	}
+	if value, ok := _c.mutation.Weight(); ok {
+		_spec.SetField(routingrule.FieldWeight, field.TypeInt, value)
+		_node.Weight = &value
 	}
 	if nodes := _c.mutation.TargetHostIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -480,6 +503,30 @@ func (u *RoutingRuleUpsert) ClearTargetHostID() *RoutingRuleUpsert {
 	return u
 }
 
+// SetWeight sets the "weight" field.
+func (u *RoutingRuleUpsert) SetWeight(v int) *RoutingRuleUpsert {
+	u.Set(routingrule.FieldWeight, v)
+	return u
+}
+
+// UpdateWeight sets the "weight" field to the value that was provided on create.
+func (u *RoutingRuleUpsert) UpdateWeight() *RoutingRuleUpsert {
+	u.SetExcluded(routingrule.FieldWeight)
+	return u
+}
+
+// AddWeight adds v to the "weight" field.
+func (u *RoutingRuleUpsert) AddWeight(v int) *RoutingRuleUpsert {
+	u.Add(routingrule.FieldWeight, v)
+	return u
+}
+
+// ClearWeight clears the value of the "weight" field.
+func (u *RoutingRuleUpsert) ClearWeight() *RoutingRuleUpsert {
+	u.SetNull(routingrule.FieldWeight)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -647,6 +694,34 @@ func (u *RoutingRuleUpsertOne) UpdateTargetHostID() *RoutingRuleUpsertOne {
 func (u *RoutingRuleUpsertOne) ClearTargetHostID() *RoutingRuleUpsertOne {
 	return u.Update(func(s *RoutingRuleUpsert) {
 		s.ClearTargetHostID()
+	})
+}
+
+// SetWeight sets the "weight" field.
+func (u *RoutingRuleUpsertOne) SetWeight(v int) *RoutingRuleUpsertOne {
+	return u.Update(func(s *RoutingRuleUpsert) {
+		s.SetWeight(v)
+	})
+}
+
+// AddWeight adds v to the "weight" field.
+func (u *RoutingRuleUpsertOne) AddWeight(v int) *RoutingRuleUpsertOne {
+	return u.Update(func(s *RoutingRuleUpsert) {
+		s.AddWeight(v)
+	})
+}
+
+// UpdateWeight sets the "weight" field to the value that was provided on create.
+func (u *RoutingRuleUpsertOne) UpdateWeight() *RoutingRuleUpsertOne {
+	return u.Update(func(s *RoutingRuleUpsert) {
+		s.UpdateWeight()
+	})
+}
+
+// ClearWeight clears the value of the "weight" field.
+func (u *RoutingRuleUpsertOne) ClearWeight() *RoutingRuleUpsertOne {
+	return u.Update(func(s *RoutingRuleUpsert) {
+		s.ClearWeight()
 	})
 }
 
@@ -984,6 +1059,34 @@ func (u *RoutingRuleUpsertBulk) UpdateTargetHostID() *RoutingRuleUpsertBulk {
 func (u *RoutingRuleUpsertBulk) ClearTargetHostID() *RoutingRuleUpsertBulk {
 	return u.Update(func(s *RoutingRuleUpsert) {
 		s.ClearTargetHostID()
+	})
+}
+
+// SetWeight sets the "weight" field.
+func (u *RoutingRuleUpsertBulk) SetWeight(v int) *RoutingRuleUpsertBulk {
+	return u.Update(func(s *RoutingRuleUpsert) {
+		s.SetWeight(v)
+	})
+}
+
+// AddWeight adds v to the "weight" field.
+func (u *RoutingRuleUpsertBulk) AddWeight(v int) *RoutingRuleUpsertBulk {
+	return u.Update(func(s *RoutingRuleUpsert) {
+		s.AddWeight(v)
+	})
+}
+
+// UpdateWeight sets the "weight" field to the value that was provided on create.
+func (u *RoutingRuleUpsertBulk) UpdateWeight() *RoutingRuleUpsertBulk {
+	return u.Update(func(s *RoutingRuleUpsert) {
+		s.UpdateWeight()
+	})
+}
+
+// ClearWeight clears the value of the "weight" field.
+func (u *RoutingRuleUpsertBulk) ClearWeight() *RoutingRuleUpsertBulk {
+	return u.Update(func(s *RoutingRuleUpsert) {
+		s.ClearWeight()
 	})
 }
 

@@ -141,6 +141,33 @@ func (_u *RoutingRuleUpdate) ClearTargetHostID() *RoutingRuleUpdate {
 	return _u
 }
 
+// SetWeight sets the "weight" field.
+func (_u *RoutingRuleUpdate) SetWeight(v int) *RoutingRuleUpdate {
+	_u.mutation.ResetWeight()
+	_u.mutation.SetWeight(v)
+	return _u
+}
+
+// SetNillableWeight sets the "weight" field if the given value is not nil.
+func (_u *RoutingRuleUpdate) SetNillableWeight(v *int) *RoutingRuleUpdate {
+	if v != nil {
+		_u.SetWeight(*v)
+	}
+	return _u
+}
+
+// AddWeight adds value to the "weight" field.
+func (_u *RoutingRuleUpdate) AddWeight(v int) *RoutingRuleUpdate {
+	_u.mutation.AddWeight(v)
+	return _u
+}
+
+// ClearWeight clears the value of the "weight" field.
+func (_u *RoutingRuleUpdate) ClearWeight() *RoutingRuleUpdate {
+	_u.mutation.ClearWeight()
+	return _u
+}
+
 // SetTargetHost sets the "target_host" edge to the ExecutorHost entity.
 func (_u *RoutingRuleUpdate) SetTargetHost(v *ExecutorHost) *RoutingRuleUpdate {
 	return _u.SetTargetHostID(v.ID)
@@ -216,6 +243,11 @@ func (_u *RoutingRuleUpdate) check() error {
 			return &ValidationError{Name: "target_executor_type", err: fmt.Errorf(`ent: validator failed for field "RoutingRule.target_executor_type": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Weight(); ok {
+		if err := routingrule.WeightValidator(v); err != nil {
+			return &ValidationError{Name: "weight", err: fmt.Errorf(`ent: validator failed for field "RoutingRule.weight": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -260,6 +292,15 @@ func (_u *RoutingRuleUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.TargetExecutorTypeCleared() {
 		_spec.ClearField(routingrule.FieldTargetExecutorType, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.Weight(); ok {
+		_spec.SetField(routingrule.FieldWeight, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedWeight(); ok {
+		_spec.AddField(routingrule.FieldWeight, field.TypeInt, value)
+	}
+	if _u.mutation.WeightCleared() {
+		_spec.ClearField(routingrule.FieldWeight, field.TypeInt)
 	}
 	if _u.mutation.TargetHostCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -421,6 +462,33 @@ func (_u *RoutingRuleUpdateOne) ClearTargetHostID() *RoutingRuleUpdateOne {
 	return _u
 }
 
+// SetWeight sets the "weight" field.
+func (_u *RoutingRuleUpdateOne) SetWeight(v int) *RoutingRuleUpdateOne {
+	_u.mutation.ResetWeight()
+	_u.mutation.SetWeight(v)
+	return _u
+}
+
+// SetNillableWeight sets the "weight" field if the given value is not nil.
+func (_u *RoutingRuleUpdateOne) SetNillableWeight(v *int) *RoutingRuleUpdateOne {
+	if v != nil {
+		_u.SetWeight(*v)
+	}
+	return _u
+}
+
+// AddWeight adds value to the "weight" field.
+func (_u *RoutingRuleUpdateOne) AddWeight(v int) *RoutingRuleUpdateOne {
+	_u.mutation.AddWeight(v)
+	return _u
+}
+
+// ClearWeight clears the value of the "weight" field.
+func (_u *RoutingRuleUpdateOne) ClearWeight() *RoutingRuleUpdateOne {
+	_u.mutation.ClearWeight()
+	return _u
+}
+
 // SetTargetHost sets the "target_host" edge to the ExecutorHost entity.
 func (_u *RoutingRuleUpdateOne) SetTargetHost(v *ExecutorHost) *RoutingRuleUpdateOne {
 	return _u.SetTargetHostID(v.ID)
@@ -509,6 +577,11 @@ func (_u *RoutingRuleUpdateOne) check() error {
 			return &ValidationError{Name: "target_executor_type", err: fmt.Errorf(`ent: validator failed for field "RoutingRule.target_executor_type": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Weight(); ok {
+		if err := routingrule.WeightValidator(v); err != nil {
+			return &ValidationError{Name: "weight", err: fmt.Errorf(`ent: validator failed for field "RoutingRule.weight": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -570,6 +643,15 @@ func (_u *RoutingRuleUpdateOne) sqlSave(ctx context.Context) (_node *RoutingRule
 	}
 	if _u.mutation.TargetExecutorTypeCleared() {
 		_spec.ClearField(routingrule.FieldTargetExecutorType, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.Weight(); ok {
+		_spec.SetField(routingrule.FieldWeight, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedWeight(); ok {
+		_spec.AddField(routingrule.FieldWeight, field.TypeInt, value)
+	}
+	if _u.mutation.WeightCleared() {
+		_spec.ClearField(routingrule.FieldWeight, field.TypeInt)
 	}
 	if _u.mutation.TargetHostCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -58,7 +58,7 @@ func (r *Resolver) decision(ctx context.Context, d routing.Decision) (*model.Rou
 	for _, c := range d.Candidates {
 		if h := byID[c.Host.ID]; h != nil {
 			cost := c.EstimatedCost()
-			rc := &model.RouteCandidate{Host: h, Eligible: c.Eligible, Reason: c.Reason, Score: c.Score}
+			rc := &model.RouteCandidate{Host: h, Eligible: c.Eligible, Reason: c.Reason, Score: c.Score, RuleWeight: c.Bias}
 			if cost.Valid {
 				rc.EstimatedCost = &cost
 			}

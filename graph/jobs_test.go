@@ -3,6 +3,7 @@ package graph_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -274,6 +275,45 @@ func TestRoutingRulesThroughGraphQL(t *testing.T) {
 			t.Errorf("rules: %v", d)
 		}
 	})
+}
+
+// TestWeightingRulesThroughGraphQL: a weighting rule ranks its target up
+// for the jobs it matches without deciding for the others; the dry run
+// shows each candidate's rule weight; a zero or out-of-range weight is
+// refused.
+func TestWeightingRulesThroughGraphQL(t *testing.T) {
+	c := newDispatchingServer(t, "sqlite")
+	c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "alpha", "executorType": "mock", "maxConcurrentJobs": 5}})
+	beta := c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "beta", "executorType": "mock", "maxConcurrentJobs": 5}})
+	const create = `mutation($in: CreateRoutingRuleInput!) { createRoutingRule(input: $in) { routingRule { id weight } } }`
+	rule := func(weight int) map[string]any {
+		return map[string]any{"in": map[string]any{"name": fmt.Sprintf("gpu to beta %d", weight), "condition": `image startsWith "gpu/"`,
+			"targetHostID": graphtest.Get(beta, "createExecutorHost.executorHost.id"), "weight": weight}}
+	}
+	if r := c.OK(t, create, rule(10)); graphtest.Get(r, "createRoutingRule.routingRule.weight") != float64(10) {
+		t.Fatalf("rule: %v", r)
+	}
+	gpu := submit(t, c, map[string]any{"image": "gpu/train", "maxRetries": 0})
+	job := waitStatus(t, c, gpu, "completed")
+	if graphtest.Get(job, "dockerHost.name") != "beta" || !strings.Contains(job["routingReason"].(string), "weighted +10 by rule gpu to beta 10") {
+		t.Fatalf("weighted job: %v", job)
+	}
+	web := submit(t, c, map[string]any{"image": "web"})
+	if job := waitStatus(t, c, web, "completed"); graphtest.Get(job, "dockerHost.name") != "alpha" {
+		t.Fatalf("unmatched job should take the default (alpha by name): %v", job)
+	}
+	queued := submit(t, c, map[string]any{"image": "gpu/x", "scheduledFor": "2999-01-01T00:00:00Z"})
+	dry := c.OK(t, `mutation($id: ID!) { routeJob(input: {jobID: $id, dryRun: true}) { decision { host { name } candidates { host { name } ruleWeight } } } }`,
+		map[string]any{"id": queued})
+	if graphtest.Get(dry, "routeJob.decision.host.name") != "beta" || graphtest.Get(dry, "routeJob.decision.candidates.0.ruleWeight") != float64(10) ||
+		graphtest.Get(dry, "routeJob.decision.candidates.1.ruleWeight") != float64(0) {
+		t.Fatalf("dry run: %v", dry)
+	}
+	for _, w := range []int{0, 5000} {
+		if e := c.Fail(t, create, rule(w)); e.Code() != "INVALID_INPUT" || !strings.Contains(e.Message, "weight") {
+			t.Errorf("weight %d: %q (%s)", w, e.Message, e.Code())
+		}
+	}
 }
 
 func TestQueuePosition(t *testing.T) {

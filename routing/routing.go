@@ -148,6 +148,9 @@ type Candidate struct {
 	Eligible bool
 	Reason   string
 	Score    float64
+	// Bias is the sum of the matching weighting rules' weights for this
+	// host; it ranks ahead of cost.
+	Bias     int
 	avoided  bool // the previous attempt failed to launch here
 	priced   bool
 	costKey  int64 // the estimate in 1/10000 USD
@@ -196,6 +199,7 @@ type Simple = Policy
 // first time it sees a snapshot, so later calls over it are cheaper.
 func (p Policy) Route(job Job, hosts []Host) Decision {
 	cands := make([]Candidate, 0, len(hosts))
+	bias, biasBy := weighting(p.Rules, job.Vars, hosts)
 	for i := range hosts {
 		hosts[i].prepare()
 		h := &hosts[i]
@@ -219,6 +223,10 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 		if c.Eligible {
 			c.Score = float64(h.Free())*1000 + float64(h.Weight)
 			c.Reason = "eligible" // detailed in placedReason for the chosen host
+			if bias != nil && bias[i] != 0 {
+				c.Bias = bias[i]
+				c.Reason = fmt.Sprintf("eligible, weighted %+d by rule %s", c.Bias, strings.Join(biasBy[i], ", "))
+			}
 		}
 		cands = append(cands, c)
 	}
@@ -239,7 +247,7 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 		return d
 	}
 	d.Host = cands[0].Host
-	d.Reason = prefix + placedReason(job, *d.Host) + passedOver(cands)
+	d.Reason = prefix + placedReason(job, *d.Host) + weighted(cands) + passedOver(cands)
 	return d
 }
 
@@ -247,6 +255,9 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 // nil and a note for the reason when a rule matched but cannot be served.
 func (p Policy) byRule(job Job, sorted []Candidate) (*Host, string) {
 	for _, r := range p.Rules {
+		if r.Weight != nil {
+			continue // weighting rules rank, they do not decide
+		}
 		ok, err := r.matches(job.Vars)
 		if err != nil || !ok {
 			continue
@@ -261,8 +272,22 @@ func (p Policy) byRule(job Job, sorted []Candidate) (*Host, string) {
 	return nil, ""
 }
 
+// weighted notes the weighting rules behind the ranking, if any: the
+// chosen host's own, or the ones that ranked cheaper hosts below it.
+func weighted(cands []Candidate) string {
+	if c := cands[0]; c.Bias != 0 {
+		return "; " + strings.TrimPrefix(c.Reason, "eligible, ")
+	}
+	for _, c := range cands[1:] {
+		if c.Eligible && c.Bias < 0 {
+			return fmt.Sprintf("; %s %s", c.Host.Name, strings.TrimPrefix(c.Reason, "eligible, "))
+		}
+	}
+	return ""
+}
+
 // compare orders candidates best first: eligible, not where the last
-// attempt failed, cheapest estimate (hosts
+// attempt failed, weighted by rules, cheapest estimate (hosts
 // without prices count as free), fastest average startup, most free slots
 // and weight (the score), then name and id.
 func compare(a, b Candidate) int {
@@ -277,6 +302,9 @@ func compare(a, b Candidate) int {
 			return -1
 		}
 		return 1
+	}
+	if c := cmp.Compare(b.Bias, a.Bias); c != 0 {
+		return c
 	}
 	if c := cmp.Compare(a.costKey, b.costKey); c != 0 {
 		return c

@@ -23,13 +23,39 @@ type Vars struct {
 	TimeoutSeconds int               `expr:"timeoutSeconds"`
 }
 
-// Rule routes jobs whose condition holds to a type or a host.
+// Rule routes jobs whose condition holds to a type or a host. A rule with
+// a Weight does not decide: it ranks its target hosts up (or down) for the
+// jobs it matches, and all matching weighting rules add up.
 type Rule struct {
 	ID         uuid.UUID
 	Name       string
 	Condition  *vm.Program
 	TargetType *schematype.ExecutorType
 	TargetHost *uuid.UUID
+	Weight     *int
+}
+
+// weighting returns the bias each host gets from the weighting rules that
+// match v, and the names of those rules per host (for the reason).
+func weighting(rules []Rule, v Vars, hosts []Host) (bias []int, by [][]string) {
+	for _, r := range rules {
+		if r.Weight == nil {
+			continue
+		}
+		if ok, err := r.matches(v); err != nil || !ok {
+			continue
+		}
+		if bias == nil {
+			bias, by = make([]int, len(hosts)), make([][]string, len(hosts))
+		}
+		for i := range hosts {
+			if r.targets(hosts[i]) {
+				bias[i] += *r.Weight
+				by[i] = append(by[i], r.Name)
+			}
+		}
+	}
+	return bias, by
 }
 
 // Compile type-checks a condition against Vars; the error says where.

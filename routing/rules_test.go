@@ -140,3 +140,61 @@ func TestResourceFit(t *testing.T) {
 		t.Errorf("cpu fit: %v %s", d.Host, d.Reason)
 	}
 }
+
+func weightRule(t testing.TB, name, cond, typ string, w int) Rule {
+	r := rule(t, name, cond, typ)
+	r.Weight = &w
+	return r
+}
+
+// TestWeightingRules: weighting rules rank their targets up or down ahead
+// of cost, add up, never exclude (a full preferred host spills), do not
+// decide like target rules, and apply inside a target rule's hosts too.
+func TestWeightingRules(t *testing.T) {
+	cheap := host("docker-cheap", "docker", 0, 4)
+	cheap.CostPerHour = schematype.MustDecimal("0.1")
+	dear := host("cloud-dear", "cloudrun", 0, 100)
+	dear.CostPerHour = schematype.MustDecimal("2")
+	fullDear := host("cloud-full", "cloudrun", 100, 100)
+	fullDear.CostPerHour = dear.CostPerHour
+	batch := Job{Vars: Vars{Labels: map[string]string{"tier": "batch"}, TimeoutSeconds: 3600}}
+	web := Job{Vars: Vars{Labels: map[string]string{"tier": "web"}, TimeoutSeconds: 3600}}
+	prefer := weightRule(t, "batch-to-cloud", `labels["tier"] == "batch"`, "cloudrun", 50)
+	for _, tc := range []struct {
+		name  string
+		rules []Rule
+		job   Job
+		hosts []Host
+		want  string
+		part  string
+	}{
+		{"weight beats cost", []Rule{prefer}, batch, []Host{cheap, dear}, "cloud-dear", "weighted +50 by rule batch-to-cloud"},
+		{"not matching: cost decides", []Rule{prefer}, web, []Host{cheap, dear}, "docker-cheap", "cheapest"},
+		{"weighted host full: spills", []Rule{prefer}, batch, []Host{cheap, fullDear}, "docker-cheap", "default policy"},
+		{"weights add up", []Rule{prefer, weightRule(t, "avoid-cloud", `true`, "cloudrun", -80)}, batch, []Host{cheap, dear}, "docker-cheap", "cheapest"},
+		{"negative weight avoids", []Rule{weightRule(t, "no-docker", `true`, "docker", -1)}, web, []Host{cheap, dear}, "cloud-dear", "docker-cheap weighted -1 by rule no-docker"},
+		{"target rule still decides; weights order its hosts", []Rule{
+			weightRule(t, "second-cloud", `true`, "cloudrun", 5),
+			rule(t, "all-cloud", `true`, "cloudrun"),
+		}, web, []Host{cheap, dear, withName(dear, "cloud-other")}, "cloud-dear", "rule all-cloud"},
+	} {
+		d := Policy{Rules: tc.rules}.Route(tc.job, tc.hosts)
+		got := ""
+		if d.Host != nil {
+			got = d.Host.Name
+		}
+		if got != tc.want || !strings.Contains(d.Reason, tc.part) {
+			t.Errorf("%s: %q (%q), want %q containing %q", tc.name, got, d.Reason, tc.want, tc.part)
+		}
+	}
+	d := Policy{Rules: []Rule{prefer}}.Route(batch, []Host{cheap, dear})
+	if d.Candidates[0].Bias != 50 || d.Candidates[1].Bias != 0 {
+		t.Errorf("candidate weights: %+v", d.Candidates)
+	}
+}
+
+func withName(h Host, name string) Host {
+	h.Name = name
+	h.ID[0]++
+	return h
+}

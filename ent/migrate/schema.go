@@ -282,6 +282,7 @@ var (
 		{Name: "enabled", Type: field.TypeBool, Default: true},
 		{Name: "condition", Type: field.TypeString, Size: 2147483647},
 		{Name: "target_executor_type", Type: field.TypeEnum, Nullable: true, Enums: []string{"docker", "cloudrun", "fargate", "scaleway", "mock"}},
+		{Name: "weight", Type: field.TypeInt, Nullable: true},
 		{Name: "target_host_id", Type: field.TypeUUID, Nullable: true},
 	}
 	// RoutingRulesTable holds the schema information for the "routing_rules" table.
@@ -292,7 +293,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "routing_rules_executor_hosts_target_host",
-				Columns:    []*schema.Column{RoutingRulesColumns[8]},
+				Columns:    []*schema.Column{RoutingRulesColumns[9]},
 				RefColumns: []*schema.Column{ExecutorHostsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},

@@ -35,6 +35,8 @@ const (
 	FieldTargetExecutorType = "target_executor_type"
 	// FieldTargetHostID holds the string denoting the target_host_id field in the database.
 	FieldTargetHostID = "target_host_id"
+	// FieldWeight holds the string denoting the weight field in the database.
+	FieldWeight = "weight"
 	// EdgeTargetHost holds the string denoting the target_host edge name in mutations.
 	EdgeTargetHost = "target_host"
 	// Table holds the table name of the routingrule in the database.
@@ -59,6 +61,7 @@ var Columns = []string{
 	FieldCondition,
 	FieldTargetExecutorType,
 	FieldTargetHostID,
+	FieldWeight,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -92,6 +95,8 @@ var (
 	DefaultEnabled bool
 	// ConditionValidator is a validator for the "condition" field. It is called by the builders before save.
 	ConditionValidator func(string) error
+	// WeightValidator is a validator for the "weight" field. It is called by the builders before save.
+	WeightValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -152,6 +157,11 @@ func ByTargetExecutorType(opts ...sql.OrderTermOption) OrderOption {
 // ByTargetHostID orders the results by the target_host_id field.
 func ByTargetHostID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTargetHostID, opts...).ToFunc()
+}
+
+// ByWeight orders the results by the weight field.
+func ByWeight(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWeight, opts...).ToFunc()
 }
 
 // ByTargetHostField orders the results by target_host field.

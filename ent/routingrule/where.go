@@ -92,6 +92,11 @@ func TargetHostID(v uuid.UUID) predicate.RoutingRule {
 	return predicate.RoutingRule(sql.FieldEQ(FieldTargetHostID, v))
 }
 
+// Weight applies equality check predicate on the "weight" field. It's identical to WeightEQ.
+func Weight(v int) predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldEQ(FieldWeight, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.RoutingRule {
 	return predicate.RoutingRule(sql.FieldEQ(FieldCreatedAt, v))
@@ -420,6 +425,56 @@ func TargetHostIDIsNil() predicate.RoutingRule {
 // TargetHostIDNotNil applies the NotNil predicate on the "target_host_id" field.
 func TargetHostIDNotNil() predicate.RoutingRule {
 	return predicate.RoutingRule(sql.FieldNotNull(FieldTargetHostID))
+}
+
+// WeightEQ applies the EQ predicate on the "weight" field.
+func WeightEQ(v int) predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldEQ(FieldWeight, v))
+}
+
+// WeightNEQ applies the NEQ predicate on the "weight" field.
+func WeightNEQ(v int) predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldNEQ(FieldWeight, v))
+}
+
+// WeightIn applies the In predicate on the "weight" field.
+func WeightIn(vs ...int) predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldIn(FieldWeight, vs...))
+}
+
+// WeightNotIn applies the NotIn predicate on the "weight" field.
+func WeightNotIn(vs ...int) predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldNotIn(FieldWeight, vs...))
+}
+
+// WeightGT applies the GT predicate on the "weight" field.
+func WeightGT(v int) predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldGT(FieldWeight, v))
+}
+
+// WeightGTE applies the GTE predicate on the "weight" field.
+func WeightGTE(v int) predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldGTE(FieldWeight, v))
+}
+
+// WeightLT applies the LT predicate on the "weight" field.
+func WeightLT(v int) predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldLT(FieldWeight, v))
+}
+
+// WeightLTE applies the LTE predicate on the "weight" field.
+func WeightLTE(v int) predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldLTE(FieldWeight, v))
+}
+
+// WeightIsNil applies the IsNil predicate on the "weight" field.
+func WeightIsNil() predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldIsNull(FieldWeight))
+}
+
+// WeightNotNil applies the NotNil predicate on the "weight" field.
+func WeightNotNil() predicate.RoutingRule {
+	return predicate.RoutingRule(sql.FieldNotNull(FieldWeight))
 }
 
 // HasTargetHost applies the HasEdge predicate on the "target_host" edge.

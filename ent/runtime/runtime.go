@@ -501,6 +501,10 @@ func init() {
 	routingruleDescCondition := routingruleFields[3].Descriptor()
 	// routingrule.ConditionValidator is a validator for the "condition" field. It is called by the builders before save.
 	routingrule.ConditionValidator = routingruleDescCondition.Validators[0].(func(string) error)
+	// routingruleDescWeight is the schema descriptor for weight field.
+	routingruleDescWeight := routingruleFields[6].Descriptor()
+	// routingrule.WeightValidator is a validator for the "weight" field. It is called by the builders before save.
+	routingrule.WeightValidator = routingruleDescWeight.Validators[0].(func(int) error)
 	// routingruleDescID is the schema descriptor for id field.
 	routingruleDescID := routingruleMixinFields0[0].Descriptor()
 	// routingrule.DefaultID holds the default value on creation for the id field.

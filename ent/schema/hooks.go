@@ -138,6 +138,9 @@ func ruleValidationHook(next gen.Mutator) gen.Mutator {
 				return nil, errs.Invalid("condition", "%v", err)
 			}
 		}
+		if w, ok := m.Weight(); ok && w == 0 {
+			return nil, errs.Invalid("weight", "a weighting rule needs a non-zero weight (-1000..1000); clear it to make the rule decide")
+		}
 		_, hasType := m.TargetExecutorType()
 		_, hasHost := m.TargetHostID()
 		if m.Op().Is(gen.OpCreate) {

@@ -11,7 +11,8 @@ import (
 	"github.com/gantry/gantry/ent/schematype"
 )
 
-// RoutingRule sends jobs whose condition holds to an executor type or a host.
+// RoutingRule sends jobs whose condition holds to an executor type or a
+// host, or (with a weight) makes those hosts more or less preferred.
 type RoutingRule struct{ ent.Schema }
 
 // Mixin of the RoutingRule.
@@ -35,6 +36,8 @@ func (RoutingRule) Fields() []ent.Field {
 			Annotations(entgql.Type("ExecutorType")),
 		field.UUID("target_host_id", uuidType).Optional().Nillable().
 			Comment("Host the matching jobs go to"),
+		field.Int("weight").Optional().Nillable().Range(-1000, 1000).
+			Comment("Makes this a weighting rule: instead of deciding, it adds weight to the rank of its target hosts for matching jobs (positive prefers them, negative avoids them) ahead of cost; every matching weighting rule adds up"),
 	}
 }
 

@@ -325,6 +325,7 @@ type ComplexityRoot struct {
 		EstimatedCost func(childComplexity int) int
 		Host          func(childComplexity int) int
 		Reason        func(childComplexity int) int
+		RuleWeight    func(childComplexity int) int
 		Score         func(childComplexity int) int
 	}
 
@@ -351,6 +352,7 @@ type ComplexityRoot struct {
 		TargetHost         func(childComplexity int) int
 		TargetHostID       func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
+		Weight             func(childComplexity int) int
 	}
 
 	RoutingRuleConnection struct {
@@ -1751,6 +1753,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RouteCandidate.Reason(childComplexity), true
+	case "RouteCandidate.ruleWeight":
+		if e.ComplexityRoot.RouteCandidate.RuleWeight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RouteCandidate.RuleWeight(childComplexity), true
 	case "RouteCandidate.score":
 		if e.ComplexityRoot.RouteCandidate.Score == nil {
 			break
@@ -1856,6 +1864,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoutingRule.UpdatedAt(childComplexity), true
+	case "RoutingRule.weight":
+		if e.ComplexityRoot.RoutingRule.Weight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Weight(childComplexity), true
 
 	case "RoutingRuleConnection.edges":
 		if e.ComplexityRoot.RoutingRuleConnection.Edges == nil {
@@ -2175,6 +2189,8 @@ type RouteCandidate {
   eligible: Boolean!
   reason: String!
   score: Float!
+  """Sum of the weights of the weighting rules that match the job and target this host; ranks ahead of cost."""
+  ruleWeight: Int!
   """What the job would cost there (at its timeout), when the host has prices."""
   estimatedCost: Decimal
 }
@@ -3851,6 +3867,10 @@ input CreateRoutingRuleInput {
   Executor type the matching jobs go to
   """
   targetExecutorType: ExecutorType
+  """
+  Makes this a weighting rule: instead of deciding, it adds weight to the rank of its target hosts for matching jobs (positive prefers them, negative avoids them) ahead of cost; every matching weighting rule adds up
+  """
+  weight: Int
   targetHostID: ID
 }
 """
@@ -4779,6 +4799,10 @@ type RoutingRule implements Node {
   Host the matching jobs go to
   """
   targetHostID: ID
+  """
+  Makes this a weighting rule: instead of deciding, it adds weight to the rank of its target hosts for matching jobs (positive prefers them, negative avoids them) ahead of cost; every matching weighting rule adds up
+  """
+  weight: Int
   targetHost: ExecutorHost
 }
 """
@@ -4940,6 +4964,19 @@ input RoutingRuleWhereInput {
   targetHostIDNotIn: [ID!]
   targetHostIDIsNil: Boolean
   targetHostIDNotNil: Boolean
+  """
+  weight field predicates
+  """
+  weight: Int
+  weightNEQ: Int
+  weightIn: [Int!]
+  weightNotIn: [Int!]
+  weightGT: Int
+  weightGTE: Int
+  weightLT: Int
+  weightLTE: Int
+  weightIsNil: Boolean
+  weightNotNil: Boolean
   """
   target_host edge predicates
   """
@@ -5144,6 +5181,11 @@ input UpdateRoutingRuleInput {
   """
   targetExecutorType: ExecutorType
   clearTargetExecutorType: Boolean
+  """
+  Makes this a weighting rule: instead of deciding, it adds weight to the rank of its target hosts for matching jobs (positive prefers them, negative avoids them) ahead of cost; every matching weighting rule adds up
+  """
+  weight: Int
+  clearWeight: Boolean
   targetHostID: ID
   clearTargetHost: Boolean
 }
@@ -5647,6 +5689,8 @@ func (ec *executionContext) childFields_RouteCandidate(ctx context.Context, fiel
 		return ec.fieldContext_RouteCandidate_reason(ctx, field)
 	case "score":
 		return ec.fieldContext_RouteCandidate_score(ctx, field)
+	case "ruleWeight":
+		return ec.fieldContext_RouteCandidate_ruleWeight(ctx, field)
 	case "estimatedCost":
 		return ec.fieldContext_RouteCandidate_estimatedCost(ctx, field)
 	}
@@ -5697,6 +5741,8 @@ func (ec *executionContext) childFields_RoutingRule(ctx context.Context, field g
 		return ec.fieldContext_RoutingRule_targetExecutorType(ctx, field)
 	case "targetHostID":
 		return ec.fieldContext_RoutingRule_targetHostID(ctx, field)
+	case "weight":
+		return ec.fieldContext_RoutingRule_weight(ctx, field)
 	case "targetHost":
 		return ec.fieldContext_RoutingRule_targetHost(ctx, field)
 	}
@@ -12018,6 +12064,29 @@ func (ec *executionContext) fieldContext_RouteCandidate_score(_ context.Context,
 	return graphql.NewScalarFieldContext("RouteCandidate", field, false, false, "Float")
 }
 
+func (ec *executionContext) _RouteCandidate_ruleWeight(ctx context.Context, field graphql.CollectedField, obj *model.RouteCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RouteCandidate_ruleWeight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RuleWeight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RouteCandidate_ruleWeight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RouteCandidate", field, false, false, "Int")
+}
+
 func (ec *executionContext) _RouteCandidate_estimatedCost(ctx context.Context, field graphql.CollectedField, obj *model.RouteCandidate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12420,6 +12489,29 @@ func (ec *executionContext) _RoutingRule_targetHostID(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_RoutingRule_targetHostID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RoutingRule_weight(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_weight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_weight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RoutingRule_targetHost(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
@@ -19009,7 +19101,7 @@ func (ec *executionContext) unmarshalInputCreateRoutingRuleInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "priority", "enabled", "condition", "targetExecutorType", "targetHostID"}
+	fieldsInOrder := [...]string{"name", "priority", "enabled", "condition", "targetExecutorType", "weight", "targetHostID"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19051,6 +19143,13 @@ func (ec *executionContext) unmarshalInputCreateRoutingRuleInput(ctx context.Con
 				return it, err
 			}
 			it.TargetExecutorType = data
+		case "weight":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weight"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weight = data
 		case "targetHostID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHostID"))
 			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
@@ -21104,7 +21203,7 @@ func (ec *executionContext) unmarshalInputRoutingRuleWhereInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "priorityGT", "priorityGTE", "priorityLT", "priorityLTE", "enabled", "enabledNEQ", "condition", "conditionNEQ", "conditionIn", "conditionNotIn", "conditionGT", "conditionGTE", "conditionLT", "conditionLTE", "conditionContains", "conditionHasPrefix", "conditionHasSuffix", "conditionEqualFold", "conditionContainsFold", "targetExecutorType", "targetExecutorTypeNEQ", "targetExecutorTypeIn", "targetExecutorTypeNotIn", "targetExecutorTypeIsNil", "targetExecutorTypeNotNil", "targetHostID", "targetHostIDNEQ", "targetHostIDIn", "targetHostIDNotIn", "targetHostIDIsNil", "targetHostIDNotNil", "hasTargetHost", "hasTargetHostWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "priority", "priorityNEQ", "priorityIn", "priorityNotIn", "priorityGT", "priorityGTE", "priorityLT", "priorityLTE", "enabled", "enabledNEQ", "condition", "conditionNEQ", "conditionIn", "conditionNotIn", "conditionGT", "conditionGTE", "conditionLT", "conditionLTE", "conditionContains", "conditionHasPrefix", "conditionHasSuffix", "conditionEqualFold", "conditionContainsFold", "targetExecutorType", "targetExecutorTypeNEQ", "targetExecutorTypeIn", "targetExecutorTypeNotIn", "targetExecutorTypeIsNil", "targetExecutorTypeNotNil", "targetHostID", "targetHostIDNEQ", "targetHostIDIn", "targetHostIDNotIn", "targetHostIDIsNil", "targetHostIDNotNil", "weight", "weightNEQ", "weightIn", "weightNotIn", "weightGT", "weightGTE", "weightLT", "weightLTE", "weightIsNil", "weightNotNil", "hasTargetHost", "hasTargetHostWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21636,6 +21735,76 @@ func (ec *executionContext) unmarshalInputRoutingRuleWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.TargetHostIDNotNil = data
+		case "weight":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weight"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weight = data
+		case "weightNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightNEQ = data
+		case "weightIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightIn = data
+		case "weightNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightNotIn = data
+		case "weightGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightGT = data
+		case "weightGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightGTE = data
+		case "weightLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightLT = data
+		case "weightLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightLTE = data
+		case "weightIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightIsNil = data
+		case "weightNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightNotNil = data
 		case "hasTargetHost":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasTargetHost"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -22308,7 +22477,7 @@ func (ec *executionContext) unmarshalInputUpdateRoutingRuleInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "priority", "enabled", "condition", "targetExecutorType", "clearTargetExecutorType", "targetHostID", "clearTargetHost"}
+	fieldsInOrder := [...]string{"name", "priority", "enabled", "condition", "targetExecutorType", "clearTargetExecutorType", "weight", "clearWeight", "targetHostID", "clearTargetHost"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -22357,6 +22526,20 @@ func (ec *executionContext) unmarshalInputUpdateRoutingRuleInput(ctx context.Con
 				return it, err
 			}
 			it.ClearTargetExecutorType = data
+		case "weight":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weight"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weight = data
+		case "clearWeight":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearWeight"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearWeight = data
 		case "targetHostID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetHostID"))
 			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
@@ -24265,6 +24448,11 @@ func (ec *executionContext) _RouteCandidate(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "ruleWeight":
+			out.Values[i] = ec._RouteCandidate_ruleWeight(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "estimatedCost":
 			out.Values[i] = ec._RouteCandidate_estimatedCost(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -24426,6 +24614,11 @@ func (ec *executionContext) _RoutingRule(ctx context.Context, sel ast.SelectionS
 			}
 		case "targetHostID":
 			out.Values[i] = ec._RoutingRule_targetHostID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "weight":
+			out.Values[i] = ec._RoutingRule_weight(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

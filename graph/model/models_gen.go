@@ -74,6 +74,8 @@ type RouteCandidate struct {
 	Eligible bool              `json:"eligible"`
 	Reason   string            `json:"reason"`
 	Score    float64           `json:"score"`
+	// Sum of the weights of the weighting rules that match the job and target this host; ranks ahead of cost.
+	RuleWeight int `json:"ruleWeight"`
 	// What the job would cost there (at its timeout), when the host has prices.
 	EstimatedCost *schematype.Decimal `json:"estimatedCost,omitempty"`
 }
