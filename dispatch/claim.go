@@ -178,7 +178,7 @@ func routingJob(j *ent.ContainerJob) routing.Job {
 // launching. Jobs that cannot be placed stay queued (their routing_reason
 // says why) and are unlocked at commit.
 func (d *Dispatcher) place(ctx context.Context, tx *ent.Tx, jobs []*ent.ContainerJob, hosts []routing.Host, now time.Time) ([]Change, error) {
-	router, err := d.router(ctx, tx)
+	router, err := d.router(ctx, tx, maxPersistedCandidates)
 	if err != nil {
 		return nil, err
 	}

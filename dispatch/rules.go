@@ -27,8 +27,9 @@ type compiled struct {
 }
 
 // router is the configured Router, or the rule-driven policy over the
-// enabled rules as they are now.
-func (d *Dispatcher) router(ctx context.Context, tx *ent.Tx) (routing.Router, error) {
+// enabled rules as they are now, keeping the best top candidates of each
+// decision (0: all).
+func (d *Dispatcher) router(ctx context.Context, tx *ent.Tx, top int) (routing.Router, error) {
 	if d.opts.Router != nil {
 		return d.opts.Router, nil
 	}
@@ -37,7 +38,7 @@ func (d *Dispatcher) router(ctx context.Context, tx *ent.Tx) (routing.Router, er
 	if err != nil {
 		return nil, fmt.Errorf("load routing rules: %w", err)
 	}
-	p := routing.Policy{Rules: make([]routing.Rule, 0, len(rows))}
+	p := routing.Policy{Rules: make([]routing.Rule, 0, len(rows)), Top: top}
 	for _, r := range rows {
 		prog, err := d.rules.program(r)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/expr-lang/expr/vm"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
@@ -150,10 +151,10 @@ type Candidate struct {
 	Score    float64
 	// Bias is the sum of the matching weighting rules' weights for this
 	// host; it ranks ahead of cost.
-	Bias     int
-	avoided  bool // the previous attempt failed to launch here
-	priced   bool
-	costKey  int64 // the estimate in 1/10000 USD
+	Bias    int
+	avoided bool // the previous attempt failed to launch here
+	priced  bool
+	costKey int64 // the estimate in 1/10000 USD
 }
 
 // EstimatedCost is what the job would cost on this host (at its timeout);
@@ -190,6 +191,10 @@ const UnhealthyAfter = 3
 // says so.
 type Policy struct {
 	Rules []Rule // in evaluation order
+	// Top keeps only the best Top candidates in a decision (0: all, sorted).
+	// The choice is the same either way; the claim loop, which stores a
+	// short table, is spared sorting every host for every job.
+	Top int
 }
 
 // Simple is the policy without rules.
@@ -199,7 +204,10 @@ type Simple = Policy
 // first time it sees a snapshot, so later calls over it are cheaper.
 func (p Policy) Route(job Job, hosts []Host) Decision {
 	cands := make([]Candidate, 0, len(hosts))
-	bias, biasBy := weighting(p.Rules, job.Vars, hosts)
+	// One VM runs every condition of this decision (expr.Run would make
+	// one per rule).
+	machine := &vm.VM{}
+	bias, biasBy := weighting(machine, p.Rules, job.Vars, hosts)
 	for i := range hosts {
 		hosts[i].prepare()
 		h := &hosts[i]
@@ -230,42 +238,73 @@ func (p Policy) Route(job Job, hosts []Host) Decision {
 		}
 		cands = append(cands, c)
 	}
-	slices.SortStableFunc(cands, compare)
-	d := Decision{Candidates: cands}
+	d := Decision{}
 	prefix := ""
 	if job.HostID == nil && job.PreferredExecutor == "" {
 		var chosen *Host
-		chosen, prefix = p.byRule(job, cands)
+		chosen, prefix = p.byRule(machine, job, cands)
 		if chosen != nil {
-			d.Host = chosen
-			d.Reason = prefix
+			d.Host, d.Reason, d.Candidates = chosen, prefix, p.ranked(cands)
 			return d
 		}
 	}
-	if len(cands) == 0 || !cands[0].Eligible {
-		d.Reason = prefix + noHostReason(job, cands)
+	best := bestOf(cands, func(c *Candidate) bool { return true })
+	if best < 0 || !cands[best].Eligible {
+		slices.SortStableFunc(cands, compare)
+		d.Reason, d.Candidates = prefix+noHostReason(job, cands), p.ranked(cands)
 		return d
 	}
-	d.Host = cands[0].Host
-	d.Reason = prefix + placedReason(job, *d.Host) + weighted(cands) + passedOver(cands)
+	d.Host = cands[best].Host
+	d.Reason = prefix + placedReason(job, *d.Host) + weighted(cands, best) + passedOver(cands)
+	d.Candidates = p.ranked(cands)
 	return d
+}
+
+// bestOf is the index of the best candidate that keep accepts (-1: none):
+// the first of them in compare order, found without sorting.
+func bestOf(cands []Candidate, keep func(*Candidate) bool) int {
+	best := -1
+	for i := range cands {
+		if keep(&cands[i]) && (best < 0 || compare(cands[i], cands[best]) < 0) {
+			best = i
+		}
+	}
+	return best
+}
+
+// ranked is the candidates best first: all of them, or the best Top.
+func (p Policy) ranked(cands []Candidate) []Candidate {
+	if p.Top <= 0 || len(cands) <= p.Top {
+		slices.SortStableFunc(cands, compare)
+		return cands
+	}
+	top := make([]Candidate, 0, p.Top+1)
+	for _, c := range cands {
+		if len(top) == p.Top && compare(c, top[p.Top-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(top, c, compare)
+		top = slices.Insert(top, i, c)
+		if len(top) > p.Top {
+			top = top[:p.Top]
+		}
+	}
+	return top
 }
 
 // byRule applies the first matching rule. It returns the host it chose, or
 // nil and a note for the reason when a rule matched but cannot be served.
-func (p Policy) byRule(job Job, sorted []Candidate) (*Host, string) {
+func (p Policy) byRule(machine *vm.VM, job Job, cands []Candidate) (*Host, string) {
 	for _, r := range p.Rules {
 		if r.Weight != nil {
 			continue // weighting rules rank, they do not decide
 		}
-		ok, err := r.matches(job.Vars)
+		ok, err := r.matches(machine, job.Vars)
 		if err != nil || !ok {
 			continue
 		}
-		for _, c := range sorted {
-			if c.Eligible && r.targets(*c.Host) {
-				return c.Host, fmt.Sprintf("rule %s → %s: %s", r.Name, r.target(), c.Host.Name)
-			}
+		if i := bestOf(cands, func(c *Candidate) bool { return c.Eligible && r.targets(*c.Host) }); i >= 0 {
+			return cands[i].Host, fmt.Sprintf("rule %s → %s: %s", r.Name, r.target(), cands[i].Host.Name)
 		}
 		return nil, fmt.Sprintf("rule %s matched but no %s host can take the job now; fallback: ", r.Name, r.target())
 	}
@@ -274,14 +313,12 @@ func (p Policy) byRule(job Job, sorted []Candidate) (*Host, string) {
 
 // weighted notes the weighting rules behind the ranking, if any: the
 // chosen host's own, or the ones that ranked cheaper hosts below it.
-func weighted(cands []Candidate) string {
-	if c := cands[0]; c.Bias != 0 {
+func weighted(cands []Candidate, chosen int) string {
+	if c := cands[chosen]; c.Bias != 0 {
 		return "; " + strings.TrimPrefix(c.Reason, "eligible, ")
 	}
-	for _, c := range cands[1:] {
-		if c.Eligible && c.Bias < 0 {
-			return fmt.Sprintf("; %s %s", c.Host.Name, strings.TrimPrefix(c.Reason, "eligible, "))
-		}
+	if i := bestOf(cands, func(c *Candidate) bool { return c.Eligible && c.Bias < 0 }); i >= 0 {
+		return fmt.Sprintf("; %s %s", cands[i].Host.Name, strings.TrimPrefix(cands[i].Reason, "eligible, "))
 	}
 	return ""
 }
@@ -390,12 +427,13 @@ func noHostReason(job Job, cands []Candidate) string {
 // passedOver names the first usable host that was skipped for capacity,
 // health, cost or failures, so a spill says why it spilled.
 func passedOver(cands []Candidate) string {
-	for _, c := range cands {
-		if !c.Eligible && c.Host.Runnable && c.Host.Active && !typeMismatch(c.Reason) && c.Reason != "not the requested host" {
-			return fmt.Sprintf("; passed over %s (%s)", c.Host.Name, c.Reason)
-		}
+	i := bestOf(cands, func(c *Candidate) bool {
+		return !c.Eligible && c.Host.Runnable && c.Host.Active && !typeMismatch(c.Reason) && c.Reason != "not the requested host"
+	})
+	if i < 0 {
+		return ""
 	}
-	return ""
+	return fmt.Sprintf("; passed over %s (%s)", cands[i].Host.Name, cands[i].Reason)
 }
 
 func typeMismatch(reason string) bool {

@@ -37,12 +37,12 @@ type Rule struct {
 
 // weighting returns the bias each host gets from the weighting rules that
 // match v, and the names of those rules per host (for the reason).
-func weighting(rules []Rule, v Vars, hosts []Host) (bias []int, by [][]string) {
+func weighting(machine *vm.VM, rules []Rule, v Vars, hosts []Host) (bias []int, by [][]string) {
 	for _, r := range rules {
 		if r.Weight == nil {
 			continue
 		}
-		if ok, err := r.matches(v); err != nil || !ok {
+		if ok, err := r.matches(machine, v); err != nil || !ok {
 			continue
 		}
 		if bias == nil {
@@ -68,8 +68,8 @@ func Compile(condition string) (*vm.Program, error) {
 }
 
 // matches runs the rule's condition; a runtime error counts as no match.
-func (r Rule) matches(v Vars) (bool, error) {
-	out, err := expr.Run(r.Condition, v)
+func (r Rule) matches(machine *vm.VM, v Vars) (bool, error) {
+	out, err := machine.Run(r.Condition, v)
 	if err != nil {
 		return false, err
 	}

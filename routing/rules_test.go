@@ -2,6 +2,8 @@ package routing
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,7 +99,7 @@ func BenchmarkRoute1000Hosts100Rules(b *testing.B) {
 		rules = append(rules, rule(b, fmt.Sprintf("r%02d", i), fmt.Sprintf(`labels["team"] == "t%d" && memoryMB > %d`, i, i), "docker"))
 	}
 	rules = append(rules, rule(b, "last", `image startsWith "batch/"`, "fargate"))
-	p := Policy{Rules: rules}
+	p := Policy{Rules: rules, Top: 20} // as the claim loop routes
 	job := Job{Vars: Vars{Image: "batch/etl", Labels: map[string]string{"team": "x"}, MemoryMB: 512, TimeoutSeconds: 600}}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -197,4 +199,39 @@ func withName(h Host, name string) Host {
 	h.Name = name
 	h.ID[0]++
 	return h
+}
+
+// TestTopKeepsTheSameDecision: keeping only the best candidates changes
+// neither the choice nor the reason, and the kept ones are the full
+// ranking's head, over many random snapshots.
+func TestTopKeepsTheSameDecision(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	types := []string{"docker", "cloudrun", "fargate", "mock"}
+	for round := range 200 {
+		hosts := make([]Host, 50+rng.IntN(100))
+		for i := range hosts {
+			hosts[i] = host(fmt.Sprintf("h%03d", i), types[rng.IntN(4)], rng.IntN(5), 4)
+			hosts[i].CostPerHour = schematype.MustDecimal(fmt.Sprintf("0.%02d", rng.IntN(5)))
+			hosts[i].AvgStartup = rng.IntN(3)
+			hosts[i].HealthFailures = rng.IntN(4)
+		}
+		rules := []Rule{weightRule(t, "w", `labels["x"] == "1"`, types[rng.IntN(4)], rng.IntN(21)-10)}
+		if rng.IntN(2) == 0 {
+			rules = append(rules, rule(t, "r", `image startsWith "a"`, types[rng.IntN(4)]))
+		}
+		job := Job{Vars: Vars{Image: []string{"a1", "b1"}[rng.IntN(2)], Labels: map[string]string{"x": fmt.Sprint(rng.IntN(2))}, TimeoutSeconds: 600}}
+		full := Policy{Rules: rules}.Route(job, slices.Clone(hosts))
+		top := Policy{Rules: rules, Top: 20}.Route(job, slices.Clone(hosts))
+		if full.Reason != top.Reason || (full.Host == nil) != (top.Host == nil) || full.Host != nil && full.Host.ID != top.Host.ID {
+			t.Fatalf("round %d: full %q, top %q", round, full.Reason, top.Reason)
+		}
+		for i, c := range top.Candidates {
+			if f := full.Candidates[i]; f.Host.ID != c.Host.ID || f.Reason != c.Reason {
+				t.Fatalf("round %d, candidate %d: full %s (%s), top %s (%s)", round, i, f.Host.Name, f.Reason, c.Host.Name, c.Reason)
+			}
+		}
+		if len(top.Candidates) != min(20, len(hosts)) {
+			t.Fatalf("round %d: kept %d candidates", round, len(top.Candidates))
+		}
+	}
 }
