@@ -28,7 +28,10 @@ import (
 	"github.com/gantry/gantry/store"
 )
 
-var pollEvery = flag.Duration("poll", 5*time.Millisecond, "watcher poll interval")
+var (
+	pollEvery = flag.Duration("poll", 5*time.Millisecond, "watcher poll interval")
+	clients   = flag.Int("clients", 8, "concurrent submitting clients for the throughput run")
+)
 
 func main() {
 	jobs := flag.Int("jobs", 10000, "jobs for the throughput run")
@@ -234,7 +237,7 @@ func waitCompleted(ctx context.Context, db *store.DB, n int) error {
 	return fmt.Errorf("jobs did not complete in time")
 }
 
-// throughput submits n zero-time jobs from 8 clients while the dispatcher
+// throughput submits n zero-time jobs from *clients clients while the dispatcher
 // runs, and reports jobs completed per second from first submit to last end.
 func throughput(ctx context.Context, dialect string, n int) (float64, error) {
 	db, cleanup, err := freshDB(ctx, dialect)
@@ -247,12 +250,12 @@ func throughput(ctx context.Context, dialect string, n int) (float64, error) {
 	defer stop()
 	start := time.Now()
 	var wg sync.WaitGroup
-	errc := make(chan error, 8)
-	for w := range 8 {
+	errc := make(chan error, *clients)
+	for w := range *clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < n; i += 8 {
+			for i := w; i < n; i += *clients {
 				if _, _, err := d.Submit(ctx, dispatch.SubmitInput{Image: image()}); err != nil {
 					errc <- err
 					return
@@ -265,7 +268,7 @@ func throughput(ctx context.Context, dialect string, n int) (float64, error) {
 	if err := <-errc; err != nil {
 		return 0, err
 	}
-	fmt.Printf("%-8s   (submitting %d jobs from 8 clients took %s: %.0f submits/s)\n", dialect, n, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
+	fmt.Printf("%-8s   (submitting %d jobs from %d clients took %s: %.0f submits/s)\n", dialect, n, *clients, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
 	if err := waitCompleted(ctx, db, n); err != nil {
 		return 0, err
 	}

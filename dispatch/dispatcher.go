@@ -87,15 +87,16 @@ func (o *Options) defaults() {
 // jobs (Submit, Cancel, Retry, Route, Transition) are safe to call from any
 // goroutine, with or without Run.
 type Dispatcher struct {
-	opts    Options
-	id      string
-	client  *ent.Client
-	db      *store.DB
-	dialect string
-	log     *slog.Logger
-	execs   *executorCache
-	pace    *pacer
-	sizes   *sizeCache
+	opts        Options
+	id          string
+	client      *ent.Client
+	db          *store.DB
+	dialect     string
+	log         *slog.Logger
+	execs       *executorCache
+	pace        *pacer
+	sizes       *sizeCache
+	watchedRows *watchedRows
 
 	wake      chan struct{}
 	outcomes  chan outcome
@@ -132,22 +133,23 @@ func New(db *store.DB, opts Options) *Dispatcher {
 	}
 	return &Dispatcher{
 		opts: opts, id: opts.ID, client: db.Client, db: db, dialect: db.Dialect, log: opts.Logger.With("replica", opts.ID),
-		execs:     newExecutorCache(db.Client),
-		pace:      newPacer(opts.RemotePoll, opts.RemotePollMax),
-		sizes:     newSizeCache(),
-		wake:      make(chan struct{}, 1),
-		outcomes:  make(chan outcome, 1024),
-		launchSem: make(chan struct{}, opts.LaunchConcurrency),
-		seq:       newSequencer(),
-		prices:    prices,
-		submits:   make(chan submitReq, 1024),
-		rules:     &ruleCache{programs: map[uuid.UUID]compiled{}},
-		launching: map[uuid.UUID]bool{},
-		settling:  map[uuid.UUID]bool{},
-		settledAt: map[uuid.UUID]time.Time{},
-		startups:  map[uuid.UUID][]time.Duration{},
-		usage:     map[uuid.UUID]*usageTrack{},
-		stopping:  map[uuid.UUID]time.Time{},
+		execs:       newExecutorCache(db.Client),
+		pace:        newPacer(opts.RemotePoll, opts.RemotePollMax),
+		sizes:       newSizeCache(),
+		watchedRows: newWatchedRows(),
+		wake:        make(chan struct{}, 1),
+		outcomes:    make(chan outcome, 1024),
+		launchSem:   make(chan struct{}, opts.LaunchConcurrency),
+		seq:         newSequencer(),
+		prices:      prices,
+		submits:     make(chan submitReq, 1024),
+		rules:       &ruleCache{programs: map[uuid.UUID]compiled{}},
+		launching:   map[uuid.UUID]bool{},
+		settling:    map[uuid.UUID]bool{},
+		settledAt:   map[uuid.UUID]time.Time{},
+		startups:    map[uuid.UUID][]time.Duration{},
+		usage:       map[uuid.UUID]*usageTrack{},
+		stopping:    map[uuid.UUID]time.Time{},
 	}
 }
 

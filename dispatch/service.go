@@ -370,7 +370,7 @@ func (d *Dispatcher) decide(ctx context.Context, j *ent.ContainerJob, host *uuid
 		}
 	}
 	rj := routingJob(j)
-	rj.HostID = host // nil: let the router choose, ignoring any earlier pin
+	rj.HostID = host                    // nil: let the router choose, ignoring any earlier pin
 	router, err := d.router(ctx, tx, 0) // a dry run explains every host
 	if err != nil {
 		return routing.Decision{}, err

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gantry/gantry/ent"
-	"github.com/gantry/gantry/ent/containerjob"
 	"github.com/gantry/gantry/ent/schematype"
 	st "github.com/gantry/gantry/ent/schematype"
 	"github.com/gantry/gantry/executors"
@@ -28,11 +27,9 @@ func (d *Dispatcher) watchLoop(ctx context.Context) error {
 func (d *Dispatcher) watchOnce(ctx context.Context) error {
 	since := time.Now()
 	d.forgetSettled(since.Add(-time.Minute))
-	jobs, err := d.client.ContainerJob.Query().
-		Where(containerjob.LeaseOwner(d.id), containerjob.StatusIn(st.StatusLaunching, st.StatusRunning, st.StatusCancelling)).
-		All(ctx)
+	jobs, err := d.watched(ctx)
 	if err != nil {
-		return fmt.Errorf("list watched jobs: %w", err)
+		return err
 	}
 	d.pace.keep(jobs)
 	// Checks call the executor (inspect, logs): run them side by side so
