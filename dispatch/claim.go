@@ -302,3 +302,13 @@ func noteReason(ctx context.Context, tx *ent.Tx, j *ent.ContainerJob, reason str
 	}
 	return nil
 }
+
+// PinnedHost is the host a job was pinned to with routeJob, if any.
+func PinnedHost(j *ent.ContainerJob) (uuid.UUID, bool) {
+	s, ok := j.ExecutorMetadata[metaPinnedHost].(string)
+	if !ok {
+		return uuid.UUID{}, false
+	}
+	id, err := uuid.Parse(s)
+	return id, err == nil
+}

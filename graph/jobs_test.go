@@ -330,6 +330,24 @@ func TestQueuePosition(t *testing.T) {
 	}
 }
 
+// TestEstimatedStartUsesTheJobsHosts: the start estimate divides by the
+// launch rate onto the hosts a job can run on: launches on mock hosts say
+// nothing about a job that prefers Fargate.
+func TestEstimatedStartUsesTheJobsHosts(t *testing.T) {
+	c := newDispatchingServer(t, "sqlite")
+	c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "one", "executorType": "mock", "maxConcurrentJobs": 1}})
+	waitStatus(t, c, submit(t, c, map[string]any{"image": "x", "environment": map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}}), "running")
+	onMock := submit(t, c, map[string]any{"image": "x", "preferredExecutor": "mock"})
+	onFargate := submit(t, c, map[string]any{"image": "x", "preferredExecutor": "fargate"})
+	const q = `query($id: ID!) { node(id: $id) { ... on ContainerJob { status queuePosition estimatedStartAt } } }`
+	if d := c.OK(t, q, map[string]any{"id": onMock}); graphtest.Get(d, "node.status") != "queued" || graphtest.Get(d, "node.estimatedStartAt") == nil {
+		t.Errorf("job waiting for the mock host: %v, want an estimate from the mock launch rate", d)
+	}
+	if d := c.OK(t, q, map[string]any{"id": onFargate}); graphtest.Get(d, "node.status") != "queued" || graphtest.Get(d, "node.estimatedStartAt") != nil {
+		t.Errorf("job preferring fargate: %v, want no estimate (nothing launched on fargate lately)", d)
+	}
+}
+
 // TestBudgetsAndSpill: a Docker host that is full makes a job spill to a
 // cloud-typed host (the mock backend serves both types here), with the
 // reason; a reject budget refuses a submit naming itself; a hold budget
