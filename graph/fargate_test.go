@@ -54,6 +54,14 @@ func TestFargateThroughGraphQL(t *testing.T) {
 	waitStatus(t, c, long, "running")
 	c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": long})
 	waitStatus(t, c, long, "cancelled")
+	slow := submit(t, c, map[string]any{"image": "app:1", "preferredExecutor": "fargate", "timeoutSeconds": 1,
+		"environment": map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}})
+	waitStatus(t, c, slow, "timeout")
+	pull := submit(t, c, map[string]any{"image": "gone:1", "preferredExecutor": "fargate", "maxRetries": 3,
+		"environment": map[string]any{"GANTRY_FAKE_PULL_FAIL": "1"}})
+	if job := waitStatus(t, c, pull, "completed", "failed"); job["status"] != "failed" || job["retryCount"] != float64(0) {
+		t.Fatalf("image pull failure (permanent, no retry): %v", job)
+	}
 	d := c.Do(t, `{ containerJobs { edges { node { externalExecutionID executorMetadata stdoutLog } } } }`, nil)
 	if strings.Contains(d.Raw, secret) || !strings.Contains(d.Raw, "arn:aws:ecs") || !strings.Contains(d.Raw, `"cluster":"gantry"`) ||
 		!strings.Contains(d.Raw, `"memoryMiB":512`) || !strings.Contains(d.Raw, "rounded up to the nearest Fargate task size") {

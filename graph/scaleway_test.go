@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gantry/gantry/executors/scaleway/scwfake"
+	"github.com/gantry/gantry/graph/graphtest"
 )
 
 // TestScalewayThroughGraphQL runs jobs on Scaleway Serverless Jobs through
@@ -36,6 +37,18 @@ func TestScalewayThroughGraphQL(t *testing.T) {
 	waitStatus(t, c, long, "running")
 	c.OK(t, `mutation($id: ID!) { cancelJob(input: {jobID: $id}) { job { id } } }`, map[string]any{"id": long})
 	waitStatus(t, c, long, "cancelled")
+	slow := submit(t, c, map[string]any{"image": "rg.fr-par.scw.cloud/ns/app:1", "preferredExecutor": "scaleway", "timeoutSeconds": 1,
+		"environment": map[string]any{"GANTRY_TEST_NEVER_EXIT": "1"}})
+	waitStatus(t, c, slow, "timeout")
+	pull := submit(t, c, map[string]any{"image": "rg.fr-par.scw.cloud/ns/gone:1", "preferredExecutor": "scaleway", "maxRetries": 3,
+		"environment": map[string]any{"GANTRY_FAKE_FAIL": "image pull failed: manifest unknown"}})
+	if job := waitStatus(t, c, pull, "completed", "failed"); job["status"] != "failed" || job["retryCount"] != float64(0) {
+		t.Fatalf("image failure (permanent, no retry): %v", job)
+	}
+	cost := c.OK(t, `query($id: ID!) { node(id: $id) { ... on ContainerJob { estimatedCost actualCost } } }`, map[string]any{"id": ok})
+	if graphtest.Get(cost, "node.estimatedCost") == nil || graphtest.Get(cost, "node.actualCost") == nil {
+		t.Fatalf("cost: %v", cost)
+	}
 	d := c.Do(t, `{ containerJobs { edges { node { externalExecutionID executorMetadata estimatedCost actualCost } } } executorHosts { edges { node { executorConfigKeys } } } }`, nil)
 	if strings.Contains(d.Raw, secret) || !strings.Contains(d.Raw, "secret_key") || !strings.Contains(d.Raw, `"jobRunID"`) {
 		t.Fatalf("responses: %s", d.Raw)

@@ -82,6 +82,12 @@ func TestFailureClasses(t *testing.T) {
 	if _, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: "x", CPU: 64}); executors.ClassOf(err) != executors.Permanent || !strings.Contains(err.Error(), "no Fargate size") {
 		t.Errorf("impossible size: %v", err)
 	}
+	fake.Latency(50 * time.Millisecond)
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if _, err := ex.Status(short, id); err == nil || executors.ClassOf(err) != executors.Transient {
+		t.Errorf("slow provider: %v", err)
+	}
 }
 
 func throttled(err error) bool { _, ok := executors.IsThrottled(err); return ok }

@@ -86,6 +86,12 @@ func TestFailureClassesAndReuse(t *testing.T) {
 	if err != nil || !strings.Contains(logs.Stdout, "Cockpit") {
 		t.Errorf("logs note: %+v %v", logs, err)
 	}
+	fake.Latency(50 * time.Millisecond)
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if _, err := ex.Status(short, id); err == nil || executors.ClassOf(err) != executors.Transient {
+		t.Errorf("slow provider: %v", err)
+	}
 }
 
 func TestWrongCredentialsNeverEchoed(t *testing.T) {

@@ -27,6 +27,7 @@ type Server struct {
 	tasks     map[string]*task
 	tokens    map[string]string
 	throttle  int
+	latency   time.Duration // added to every request
 	noCapcity int
 	Auth      []string // Authorization headers seen (to check signing, never values)
 }
@@ -45,6 +46,9 @@ func New() *Server {
 	return s
 }
 
+// Latency delays every request by d.
+func (s *Server) Latency(d time.Duration) { s.mu.Lock(); s.latency = d; s.mu.Unlock() }
+
 // Throttle answers the next n requests with ThrottlingException.
 func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
 
@@ -55,6 +59,10 @@ func (s *Server) NoCapacity(n int) { s.mu.Lock(); s.noCapcity = n; s.mu.Unlock()
 func (s *Server) Tasks() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.tasks) }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	delay := s.latency
+	s.mu.Unlock()
+	time.Sleep(delay)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Auth = append(s.Auth, r.Header.Get("Authorization"))

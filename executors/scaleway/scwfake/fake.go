@@ -25,8 +25,9 @@ type Server struct {
 	mu        sync.Mutex
 	defs      map[string]map[string]any
 	runs      map[string]*run
-	throttle  int // next requests answered 429
-	quotaFail int // next starts refused for quota
+	throttle  int           // next requests answered 429
+	latency   time.Duration // added to every request
+	quotaFail int           // next starts refused for quota
 	Requests  int
 }
 
@@ -45,6 +46,9 @@ func New(secretKey string) *Server {
 	return s
 }
 
+// Latency delays every request by d.
+func (s *Server) Latency(d time.Duration) { s.mu.Lock(); s.latency = d; s.mu.Unlock() }
+
 // Throttle answers the next n requests with 429.
 func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
 
@@ -55,6 +59,10 @@ func (s *Server) FailStarts(n int) { s.mu.Lock(); s.quotaFail = n; s.mu.Unlock()
 func (s *Server) Definitions() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.defs) }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	delay := s.latency
+	s.mu.Unlock()
+	time.Sleep(delay)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Requests++
