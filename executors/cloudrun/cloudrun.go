@@ -63,7 +63,8 @@ type Executor struct {
 	flight   singleflight.Group
 	mu       sync.Mutex
 	ready    map[string]bool   // Cloud Run Job names known to exist
-	launched map[string]string // attempt execution name -> Cloud Run execution
+	launched map[string]string // attempt execution name -> Cloud Run execution, until Cleanup
+	attempts map[string]string // Cloud Run execution -> attempt execution name
 }
 
 // New builds the executor. It only validates: the API clients are made on
@@ -73,7 +74,7 @@ func New(host executors.Host) (executors.Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Executor{host: host, cfg: cfg, ready: map[string]bool{}, launched: map[string]string{}}, nil
+	return &Executor{host: host, cfg: cfg, ready: map[string]bool{}, launched: map[string]string{}, attempts: map[string]string{}}, nil
 }
 
 // connect makes the API clients once.
@@ -175,6 +176,7 @@ func (e *Executor) run(ctx context.Context, job string, spec executors.Spec) (st
 	}
 	e.mu.Lock()
 	e.launched[spec.ExecutionName()] = ex.GetName()
+	e.attempts[ex.GetName()] = spec.ExecutionName()
 	e.mu.Unlock()
 	return ex.GetName(), nil
 }
@@ -439,8 +441,17 @@ func (e *Executor) Stop(ctx context.Context, id string, _ time.Duration) error {
 }
 
 // Cleanup implements executors.Executor: executions stay in the job's
-// history at Cloud Run, which expires them.
-func (e *Executor) Cleanup(context.Context, string) error { return nil }
+// history at Cloud Run, which expires them; the executor forgets the
+// attempt, so its memory does not grow with every job ever run.
+func (e *Executor) Cleanup(_ context.Context, id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if key, ok := e.attempts[id]; ok {
+		delete(e.launched, key)
+		delete(e.attempts, id)
+	}
+	return nil
+}
 
 // Health implements executors.Executor.
 func (e *Executor) Health(ctx context.Context) error {

@@ -66,7 +66,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestLaunchRecoversAfterRestart(t *testing.T) {
-	ex, h, _, _ := newExec(t)
+	ex, h, fake, _ := newExec(t)
 	spec := executors.Spec{JobID: uuid.New(), Attempt: 2, Image: "app:1", Env: map[string]string{conformance.EnvSleepMS: "50"}}
 	id, err := ex.Launch(context.Background(), spec)
 	if err != nil {
@@ -80,6 +80,14 @@ func TestLaunchRecoversAfterRestart(t *testing.T) {
 	}
 	if id2, err := again.Launch(context.Background(), spec); err != nil || id2 != id {
 		t.Fatalf("relaunch after restart: %s, %v; want %s", id2, err, id)
+	}
+	// Cleanup forgets the attempt in memory; the provider still knows it.
+	if err := ex.Cleanup(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	runs := fake.Calls("RunJob")
+	if id3, err := ex.Launch(context.Background(), spec); err != nil || id3 != id || fake.Calls("RunJob") != runs {
+		t.Fatalf("relaunch after cleanup: %s, %v (RunJob %d → %d); want %s and no new run", id3, err, runs, fake.Calls("RunJob"), id)
 	}
 	spec.CPU, spec.MemoryMB = 1.5, 3000
 	desc := ex.(executors.Describer).Describe(spec, id)
