@@ -63,7 +63,7 @@ func TestOOMKilled(t *testing.T) {
 	ex, _ := newExec(t, false)
 	ctx := context.Background()
 	id, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: img, MemoryMB: 16,
-		Env: map[string]string{conformance.EnvAllocMB: "128", conformance.EnvSleepMS: "2000"}})
+		Env: map[string]string{conformance.EnvAllocMB: "128", "GANTRY_TEST_ALLOC_AFTER_MS": "300", conformance.EnvSleepMS: "2000"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestOOMKilled(t *testing.T) {
 	defer cancel()
 	s, err := conformance.WaitEnded(wctx, ex, id, 50*time.Millisecond)
 	if err != nil || !s.OOMKilled || s.ExitCode == nil || *s.ExitCode != 137 {
-		t.Fatalf("status %+v %v, want OOM killed with 137", s, err)
+		t.Fatalf("status %+v (exit %v) %v, want OOM killed with 137", s, deref(s.ExitCode), err)
 	}
 }
 
@@ -107,4 +107,11 @@ func TestBadConfig(t *testing.T) {
 	if _, err := ex.Launch(context.Background(), executors.Spec{JobID: uuid.New(), Image: "x"}); executors.ClassOf(err) != executors.Transient {
 		t.Errorf("launch on a dead daemon: %v, want transient", err)
 	}
+}
+
+func deref(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

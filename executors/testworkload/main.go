@@ -26,6 +26,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, s)
 	}
 	var hold [][]byte
+	// GANTRY_TEST_ALLOC_AFTER_MS delays the allocation: an OOM kill in the
+	// container's first instant can beat Docker's OOM watch (cgroup v1),
+	// which then reports a plain exit 137.
+	time.Sleep(time.Duration(atoi(os.Getenv("GANTRY_TEST_ALLOC_AFTER_MS"))) * time.Millisecond)
 	if mb, _ := strconv.Atoi(os.Getenv("GANTRY_TEST_ALLOC_MB")); mb > 0 {
 		for range mb {
 			b := make([]byte, 1<<20)
