@@ -125,8 +125,8 @@ func classify(op string, err error) error {
 	case codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition, codes.NotFound, codes.OutOfRange:
 		return executors.PermanentError(wrapped)
 	}
-	// ResourceExhausted (quota, throttling), Unavailable, Internal,
-	// DeadlineExceeded, Aborted: worth retrying.
+	// Unavailable (no capacity), Internal, DeadlineExceeded, Aborted:
+	// worth retrying.
 	return executors.TransientError(wrapped)
 }
 
@@ -159,6 +159,9 @@ func (e *Executor) run(ctx context.Context, job string, spec executors.Spec) (st
 	labels, _ := json.Marshal(spec.BaseLabels(e.host, ""))
 	env := []*runpb.EnvVar{{Name: envLabels, Values: &runpb.EnvVar_Value{Value: string(labels)}}}
 	for _, k := range sortedKeys(spec.Env) {
+		if k == envLabels {
+			continue // Gantry's own: a job cannot forge another's labels
+		}
 		env = append(env, &runpb.EnvVar{Name: k, Values: &runpb.EnvVar_Value{Value: spec.Env[k]}})
 	}
 	ov := &runpb.RunJobRequest_Overrides{TaskCount: 1, ContainerOverrides: []*runpb.RunJobRequest_Overrides_ContainerOverride{{Env: env}}}

@@ -199,3 +199,19 @@ func TestLogsFromCloudLogging(t *testing.T) {
 		t.Fatalf("nothing logged: %+v %v", logs, err)
 	}
 }
+
+// TestJobCannotForgeLabels: a job's own GANTRY_LABELS does not replace the
+// labels Gantry gives its execution.
+func TestJobCannotForgeLabels(t *testing.T) {
+	ex, _, _, _ := newExec(t)
+	ctx := context.Background()
+	spec := executors.Spec{JobID: uuid.New(), Image: "app:1", Env: map[string]string{"GANTRY_LABELS": `{"gantry.job-id":"someone-else"}`}}
+	id, err := ex.Launch(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ex.List(ctx, map[string]string{executors.LabelJobID: spec.JobID.String()})
+	if err != nil || len(got) != 1 || got[0].ID != id || got[0].JobID != spec.JobID {
+		t.Fatalf("list: %+v %v", got, err)
+	}
+}
