@@ -3,7 +3,9 @@ package graph_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gantry/gantry/executors/cloudrun"
 	"github.com/gantry/gantry/executors/cloudrun/runfake"
 	"github.com/gantry/gantry/graph/graphtest"
 )
@@ -94,5 +96,39 @@ func TestCloudRunThroughGraphQL(t *testing.T) {
 	}
 	if out := logs.String(); !strings.Contains(out, "provider throttled") || strings.Contains(out, secret) || strings.Contains(out, "PRIVATE KEY") {
 		t.Fatalf("replica logs (%d bytes) reveal the credentials or are empty", len(out))
+	}
+}
+
+// TestCloudRunJobLogsLive: the jobLogs subscription follows a Cloud Run
+// execution's output from Cloud Logging while it runs.
+func TestCloudRunJobLogsLive(t *testing.T) {
+	cloudrun.LogPoll = 30 * time.Millisecond
+	defer func() { cloudrun.LogPoll = 2 * time.Second }()
+	fake, err := runfake.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	c := newDispatchingServer(t, "sqlite")
+	c.OK(t, createHost, map[string]any{"in": map[string]any{"name": "gcp", "executorType": "cloudrun",
+		"executorConfig": map[string]any{"project": "my-project-1", "region": "europe-west1", "endpoint": fake.Addr, "insecure": true}}})
+	id := submit(t, c, map[string]any{"image": "app:1", "environment": map[string]any{"GANTRY_TEST_TICKS": "10", "GANTRY_TEST_STDERR": "starting"}})
+	s := graphtest.Subscribe(t, graphtest.TransportWS, c.URL, `subscription($id: ID!) { jobLogs(id: $id) { stream line } }`, map[string]any{"id": id})
+	var lines []string
+	liveSeen := false
+	for {
+		r, ok := s.Next(20 * time.Second)
+		if !ok {
+			break
+		}
+		line := graphtest.Get(r.Data, "jobLogs.stream").(string) + ":" + graphtest.Get(r.Data, "jobLogs.line").(string)
+		lines = append(lines, line)
+		if line == "stdout:tick 2" {
+			d := c.OK(t, jobQuery, map[string]any{"id": id})
+			liveSeen = graphtest.Get(d, "node.status") == "running"
+		}
+	}
+	if !liveSeen || len(lines) != 11 || lines[0] != "stderr:starting" || lines[10] != "stdout:tick 10" {
+		t.Fatalf("live=%v lines %v", liveSeen, lines)
 	}
 }

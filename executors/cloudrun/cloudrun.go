@@ -395,16 +395,89 @@ func (e *Executor) Logs(ctx context.Context, id string) (executors.Logs, error) 
 	return executors.Logs{Stdout: note}, nil
 }
 
+// LogPoll is how often StreamLogs reads new entries from Cloud Logging.
+var LogPoll = 2 * time.Second
+
+// StreamLogs implements executors.LogStreamer by polling Cloud Logging for
+// entries newer than the last seen (deduplicated by insert id, since
+// entries can share a timestamp) until the execution ends; one last read
+// then catches what was logged at the end.
+func (e *Executor) StreamLogs(ctx context.Context, id string, emit func(stream, line string)) error {
+	if !e.owned(id) {
+		return executors.ErrNotFound
+	}
+	if err := e.connect(); err != nil {
+		return err
+	}
+	var since time.Time
+	seen := map[string]bool{}
+	for {
+		s, err := e.Status(ctx, id)
+		if err != nil {
+			return err
+		}
+		if since, err = e.tail(ctx, id, since, seen, emit); err != nil {
+			return err
+		}
+		if s.Ended() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(LogPoll):
+		}
+	}
+}
+
+// tail emits the entries at or after since not emitted yet (seen holds the
+// ids already emitted at since), and returns the newest timestamp.
+func (e *Executor) tail(ctx context.Context, id string, since time.Time, seen map[string]bool, emit func(stream, line string)) (time.Time, error) {
+	filter := e.logFilter(id)
+	if !since.IsZero() {
+		filter += fmt.Sprintf(` AND timestamp>=%q`, since.UTC().Format(time.RFC3339Nano))
+	}
+	it := e.logs.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{ResourceNames: []string{"projects/" + e.cfg.Project},
+		Filter: filter, OrderBy: "timestamp asc", PageSize: 1000})
+	for {
+		entry, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return since, nil
+		}
+		if err != nil {
+			return since, classify("list log entries", err)
+		}
+		if seen[entry.GetInsertId()] {
+			continue
+		}
+		// Only entries at the newest timestamp can come again (the next
+		// read starts there), so only their ids are remembered.
+		if at := entry.GetTimestamp().AsTime(); at.After(since) {
+			since = at
+			clear(seen)
+		}
+		seen[entry.GetInsertId()] = true
+		stream := "stdout"
+		if strings.HasSuffix(entry.GetLogName(), "%2Fstderr") {
+			stream = "stderr"
+		}
+		emit(stream, strings.TrimSuffix(entry.GetTextPayload(), "\n"))
+	}
+}
+
+func (e *Executor) logFilter(id string) string {
+	return fmt.Sprintf(`resource.type="cloud_run_job" AND resource.labels.location=%q AND labels."run.googleapis.com/execution_name"=%q`,
+		e.cfg.Region, id[strings.LastIndex(id, "/")+1:])
+}
+
 // maxLogBytes bounds what is read from Cloud Logging per execution.
 const maxLogBytes = 1 << 20
 
 // cloudLogging reads an execution's entries, oldest first, split by the
 // stream Cloud Run logged them from.
 func (e *Executor) cloudLogging(ctx context.Context, id string) (executors.Logs, error) {
-	filter := fmt.Sprintf(`resource.type="cloud_run_job" AND resource.labels.location=%q AND labels."run.googleapis.com/execution_name"=%q`,
-		e.cfg.Region, id[strings.LastIndex(id, "/")+1:])
 	it := e.logs.ListLogEntries(ctx, &loggingpb.ListLogEntriesRequest{ResourceNames: []string{"projects/" + e.cfg.Project},
-		Filter: filter, OrderBy: "timestamp asc", PageSize: 1000})
+		Filter: e.logFilter(id), OrderBy: "timestamp asc", PageSize: 1000})
 	var out, errs strings.Builder
 	for out.Len()+errs.Len() < maxLogBytes {
 		entry, err := it.Next()

@@ -2,6 +2,8 @@ package cloudrun_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +215,36 @@ func TestJobCannotForgeLabels(t *testing.T) {
 	got, err := ex.List(ctx, map[string]string{executors.LabelJobID: spec.JobID.String()})
 	if err != nil || len(got) != 1 || got[0].ID != id || got[0].JobID != spec.JobID {
 		t.Fatalf("list: %+v %v", got, err)
+	}
+}
+
+// TestStreamLogsLive: lines arrive while the execution runs, each once,
+// in order, and the stream ends with the execution.
+func TestStreamLogsLive(t *testing.T) {
+	cloudrun.LogPoll = 30 * time.Millisecond
+	defer func() { cloudrun.LogPoll = 2 * time.Second }()
+	ex, _, _, _ := newExec(t)
+	ctx := context.Background()
+	id, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: "app:1", Env: map[string]string{
+		conformance.EnvStderr: "starting", "GANTRY_TEST_TICKS": "8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	liveAt := -1
+	err = ex.(executors.LogStreamer).StreamLogs(ctx, id, func(stream, line string) {
+		lines = append(lines, stream+":"+line)
+		if line == "tick 2" {
+			if s, err := ex.Status(ctx, id); err == nil && s.State == executors.StateRunning {
+				liveAt = len(lines)
+			}
+		}
+	})
+	want := []string{"stderr:starting"}
+	for i := 1; i <= 8; i++ {
+		want = append(want, fmt.Sprintf("stdout:tick %d", i))
+	}
+	if err != nil || !slices.Equal(lines, want) || liveAt < 0 {
+		t.Fatalf("lines %v (live at %d), %v; want %v while running", lines, liveAt, err, want)
 	}
 }

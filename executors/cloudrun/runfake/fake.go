@@ -380,7 +380,8 @@ type phase struct {
 func (x *execution) phase() phase {
 	p := phase{started: x.created.Add(20 * time.Millisecond)}
 	sleep, _ := strconv.Atoi(x.env["GANTRY_TEST_SLEEP_MS"])
-	end := p.started.Add(time.Duration(sleep) * time.Millisecond)
+	ticks, _ := strconv.Atoi(x.env["GANTRY_TEST_TICKS"])
+	end := p.started.Add(time.Duration(sleep+100*ticks) * time.Millisecond)
 	never := x.env["GANTRY_TEST_NEVER_EXIT"] == "1"
 	now := time.Now()
 	switch {

@@ -23,7 +23,10 @@ type logging struct {
 	s *Server
 }
 
-var executionFilter = regexp.MustCompile(`labels\."run\.googleapis\.com/execution_name"="([^"]+)"`)
+var (
+	executionFilter = regexp.MustCompile(`labels\."run\.googleapis\.com/execution_name"="([^"]+)"`)
+	sinceFilter     = regexp.MustCompile(`timestamp>="([^"]+)"`)
+)
 
 func (l logging) ListLogEntries(_ context.Context, r *loggingpb.ListLogEntriesRequest) (*loggingpb.ListLogEntriesResponse, error) {
 	m := executionFilter.FindStringSubmatch(r.GetFilter())
@@ -41,7 +44,20 @@ func (l logging) ListLogEntries(_ context.Context, r *loggingpb.ListLogEntriesRe
 	if x == nil || time.Now().Before(x.created.Add(20*time.Millisecond)) {
 		return &loggingpb.ListLogEntriesResponse{}, nil // nothing written (yet)
 	}
-	entries := x.entries(r.GetResourceNames()[0], m[1])
+	entries := x.entries(r.GetResourceNames()[0], m[1], time.Now())
+	if since := sinceFilter.FindStringSubmatch(r.GetFilter()); since != nil {
+		at, err := time.Parse(time.RFC3339Nano, since[1])
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "bad timestamp in filter: %v", err)
+		}
+		kept := entries[:0]
+		for _, e := range entries {
+			if !e.GetTimestamp().AsTime().Before(at) {
+				kept = append(kept, e)
+			}
+		}
+		entries = kept
+	}
 	from, _ := strconv.Atoi(r.GetPageToken())
 	to := min(len(entries), from+min(100, int(max(1, r.GetPageSize()))))
 	out := &loggingpb.ListLogEntriesResponse{Entries: entries[from:to]}
@@ -51,26 +67,40 @@ func (l logging) ListLogEntries(_ context.Context, r *loggingpb.ListLogEntriesRe
 	return out, nil
 }
 
-// entries are the execution's log lines, oldest first.
-func (x *execution) entries(project, execution string) []*loggingpb.LogEntry {
-	type line struct{ stream, text string }
+// entries are the execution's log lines written by now, oldest first:
+// the test workload's stdout/stderr lines and GANTRY_FAKE_LOG_LINES lines
+// at start, then "tick i" every 100 ms for GANTRY_TEST_TICKS.
+func (x *execution) entries(project, execution string, now time.Time) []*loggingpb.LogEntry {
+	type line struct {
+		stream, text string
+		at           time.Time
+	}
+	start := x.created.Add(20 * time.Millisecond)
 	var lines []line
 	for _, k := range []struct{ env, stream string }{{"GANTRY_TEST_STDOUT", "stdout"}, {"GANTRY_TEST_STDERR", "stderr"}} {
 		if v := x.env[k.env]; v != "" {
-			lines = append(lines, line{k.stream, v})
+			lines = append(lines, line{k.stream, v, start.Add(time.Duration(len(lines)) * time.Microsecond)})
 		}
 	}
 	n, _ := strconv.Atoi(x.env["GANTRY_FAKE_LOG_LINES"])
 	for i := range n {
-		lines = append(lines, line{"stdout", fmt.Sprintf("line %d", i)})
+		lines = append(lines, line{"stdout", fmt.Sprintf("line %d", i), start.Add(time.Duration(len(lines)) * time.Microsecond)})
+	}
+	ticks, _ := strconv.Atoi(x.env["GANTRY_TEST_TICKS"])
+	for i := 1; i <= ticks; i++ {
+		at := start.Add(time.Duration(i) * 100 * time.Millisecond)
+		if at.After(now) || !x.cancelled.IsZero() && at.After(x.cancelled) {
+			break
+		}
+		lines = append(lines, line{"stdout", fmt.Sprintf("tick %d", i), at})
 	}
 	res := &monitoredres.MonitoredResource{Type: "cloud_run_job", Labels: map[string]string{"job_name": x.pb.Job[strings.LastIndex(x.pb.Job, "/")+1:]}}
 	out := make([]*loggingpb.LogEntry, len(lines))
 	for i, ln := range lines {
 		out[i] = &loggingpb.LogEntry{LogName: project + "/logs/run.googleapis.com%2F" + ln.stream, Resource: res,
-			Timestamp: timestamppb.New(x.created.Add(time.Duration(i) * time.Microsecond)),
-			Labels:    map[string]string{"run.googleapis.com/execution_name": execution},
-			Payload:   &loggingpb.LogEntry_TextPayload{TextPayload: ln.text}}
+			InsertId: fmt.Sprintf("%s-%d", execution, i), Timestamp: timestamppb.New(ln.at),
+			Labels:  map[string]string{"run.googleapis.com/execution_name": execution},
+			Payload: &loggingpb.LogEntry_TextPayload{TextPayload: ln.text}}
 	}
 	return out
 }
