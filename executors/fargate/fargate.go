@@ -304,6 +304,67 @@ func (e *Executor) Logs(ctx context.Context, id string) (executors.Logs, error) 
 	return e.cloudWatch(ctx, id)
 }
 
+// LogPoll is how often StreamLogs reads new events from CloudWatch Logs.
+var LogPoll = 2 * time.Second
+
+// StreamLogs implements executors.LogStreamer when the host has a
+// log_group: it follows the task's stream with GetLogEvents' forward
+// token until the task stops, then reads once more for the last lines.
+// Without a log_group it reports that nothing can be followed.
+func (e *Executor) StreamLogs(ctx context.Context, id string, emit func(stream, line string)) error {
+	if e.cfg.LogGroup == "" {
+		return errors.New("fargate: no log_group configured; output cannot be followed")
+	}
+	in := &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String(e.cfg.LogGroup),
+		LogStreamName: aws.String(e.logStream(id)), StartFromHead: aws.Bool(true)}
+	for {
+		s, err := e.Status(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := e.drain(ctx, in, emit); err != nil {
+			return err
+		}
+		if s.Ended() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(LogPoll):
+		}
+	}
+}
+
+// drain emits every event after in.NextToken and moves the token on.
+func (e *Executor) drain(ctx context.Context, in *cloudwatchlogs.GetLogEventsInput, emit func(stream, line string)) error {
+	for {
+		out, err := e.logs.GetLogEvents(ctx, in)
+		var nf *cwtypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return nil // the stream appears once the container writes
+		}
+		if err != nil {
+			return e.classify("get log events", err)
+		}
+		for _, ev := range out.Events {
+			emit("stdout", strings.TrimSuffix(aws.ToString(ev.Message), "\n"))
+		}
+		next := aws.ToString(out.NextForwardToken)
+		moved := next != "" && next != aws.ToString(in.NextToken)
+		if next != "" {
+			in.NextToken = out.NextForwardToken
+		}
+		if len(out.Events) == 0 || !moved {
+			return nil
+		}
+	}
+}
+
+func (e *Executor) logStream(id string) string {
+	return fmt.Sprintf("%s/%s/%s", logPrefix, container, id[strings.LastIndex(id, "/")+1:])
+}
+
 // logPrefix is the awslogs stream prefix: streams are prefix/container/task-id.
 const logPrefix = "gantry"
 
@@ -311,7 +372,7 @@ const logPrefix = "gantry"
 const maxLogBytes = 1 << 20
 
 func (e *Executor) cloudWatch(ctx context.Context, id string) (executors.Logs, error) {
-	stream := fmt.Sprintf("%s/%s/%s", logPrefix, container, id[strings.LastIndex(id, "/")+1:])
+	stream := e.logStream(id)
 	in := &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String(e.cfg.LogGroup), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true)}
 	var b strings.Builder
 	for b.Len() < maxLogBytes {

@@ -154,7 +154,8 @@ func (s *Server) run(w http.ResponseWriter, in map[string]any) {
 func (t *task) json() map[string]any {
 	started := t.created.Add(20 * time.Millisecond)
 	sleep, _ := strconv.Atoi(t.env["GANTRY_TEST_SLEEP_MS"])
-	end := started.Add(time.Duration(sleep) * time.Millisecond)
+	ticks, _ := strconv.Atoi(t.env["GANTRY_TEST_TICKS"])
+	end := started.Add(time.Duration(sleep+100*ticks) * time.Millisecond)
 	never := t.env["GANTRY_TEST_NEVER_EXIT"] == "1"
 	now := time.Now()
 	c := map[string]any{"name": "job", "lastStatus": "RUNNING"}
@@ -243,6 +244,15 @@ func (s *Server) logEvents(w http.ResponseWriter, in map[string]any) {
 	n, _ := strconv.Atoi(t.env["GANTRY_FAKE_LOG_LINES"])
 	for i := range n {
 		lines = append(lines, fmt.Sprintf("line %d", i))
+	}
+	// GANTRY_TEST_TICKS: "tick i" every 100 ms after start, as written.
+	ticks, _ := strconv.Atoi(t.env["GANTRY_TEST_TICKS"])
+	for i := 1; i <= ticks; i++ {
+		at := t.created.Add(20*time.Millisecond + time.Duration(i)*100*time.Millisecond)
+		if at.After(time.Now()) || !t.stopped.IsZero() && at.After(t.stopped) {
+			break
+		}
+		lines = append(lines, fmt.Sprintf("tick %d", i))
 	}
 	from, _ := strconv.Atoi(strings.TrimPrefix(fmt.Sprint(in["nextToken"]), "f/"))
 	to := min(len(lines), from+100)
