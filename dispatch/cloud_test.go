@@ -19,7 +19,8 @@ import (
 // TestCloudOrphansStoppedAndOwnedAdopted: the orphan sweep finds, through
 // the Cloud Run API, an execution carrying this host's labels whose job does
 // not exist, cancels it once (ended executions are the provider's history,
-// left alone), and leaves a live job's execution running.
+// left alone), leaves a live job's execution running, and sweeps the cloud
+// host only every 10th health period.
 func TestCloudOrphansStoppedAndOwnedAdopted(t *testing.T) {
 	fake, err := runfake.New()
 	if err != nil {
@@ -53,9 +54,15 @@ func TestCloudOrphansStoppedAndOwnedAdopted(t *testing.T) {
 	if s, err := conformance.WaitEnded(ctx, ex, orphan, 20*time.Millisecond); err != nil || s.Reason != "cancelled" {
 		t.Fatalf("orphan: %+v, %v", s, err)
 	}
-	time.Sleep(500 * time.Millisecond) // several more sweeps
+	lists := fake.Calls("ListExecutions")
+	time.Sleep(1500 * time.Millisecond) // 15 health periods
 	if n := fake.Calls("CancelExecution"); n != 1 {
 		t.Errorf("CancelExecution called %d times, want once (for the orphan)", n)
+	}
+	// Cloud hosts are swept every 10th health period (here 1 s), each
+	// sweep listing the executions of the host's 2 Cloud Run Jobs.
+	if n := fake.Calls("ListExecutions") - lists; n > 8 {
+		t.Errorf("%d ListExecutions calls in 15 health periods, want the sweeps spaced out", n)
 	}
 	if j := e.c.ContainerJob.GetX(context.Background(), live.ID); j.Status != st.StatusRunning {
 		t.Fatalf("live job %s, want still running", j.Status)

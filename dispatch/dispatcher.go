@@ -116,6 +116,7 @@ type Dispatcher struct {
 	startups  map[uuid.UUID][]time.Duration // launch durations per host, folded in by the health loop
 	usage     map[uuid.UUID]*usageTrack     // resource readings of running jobs
 	stopping  map[uuid.UUID]time.Time
+	swept     map[uuid.UUID]time.Time // last orphan sweep of each cloud host
 }
 
 // New returns a dispatcher over db.
@@ -150,6 +151,7 @@ func New(db *store.DB, opts Options) *Dispatcher {
 		startups:    map[uuid.UUID][]time.Duration{},
 		usage:       map[uuid.UUID]*usageTrack{},
 		stopping:    map[uuid.UUID]time.Time{},
+		swept:       map[uuid.UUID]time.Time{},
 	}
 }
 

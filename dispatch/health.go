@@ -116,12 +116,15 @@ func (d *Dispatcher) removeOrphans(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
+		_, remote := ex.(executors.RateLimited)
+		if remote && !d.sweepDue(h.ID) {
+			continue
+		}
 		list, err := ex.List(ctx, nil)
 		if err != nil {
 			d.log.Warn("list executions failed", "host", h.Name, "err", err)
 			continue
 		}
-		_, remote := ex.(executors.RateLimited)
 		for _, e := range list {
 			// A provider keeps ended executions as history and expires
 			// them itself: stopping them again only spends API quota.
@@ -161,4 +164,21 @@ func (d *Dispatcher) orphan(ctx context.Context, e executors.Execution) bool {
 		grace = max(grace, d.opts.KeepFailed)
 	}
 	return j.Status != st.StatusRetrying && time.Since(j.UpdatedAt) > grace
+}
+
+// cloudSweepEvery is how many health periods pass between orphan sweeps of
+// a cloud host: listing a provider's executions spends API quota, and an
+// orphan there costs money slowly, not a local slot.
+const cloudSweepEvery = 10
+
+// sweepDue reports whether a cloud host's orphan sweep is due, and if so
+// records it as done now.
+func (d *Dispatcher) sweepDue(host uuid.UUID) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if last, ok := d.swept[host]; ok && time.Since(last) < cloudSweepEvery*d.opts.HealthEvery {
+		return false
+	}
+	d.swept[host] = time.Now()
+	return true
 }
