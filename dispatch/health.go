@@ -131,7 +131,7 @@ func (d *Dispatcher) removeOrphans(ctx context.Context) error {
 			if remote && e.Status.Ended() {
 				continue
 			}
-			if d.orphan(ctx, e) {
+			if d.orphan(ctx, e, keepFailedOf(h, d.opts.KeepFailed)) {
 				d.log.Info("removing orphaned execution", "host", h.Name, "execution", e.ID, "job", e.JobID)
 				_ = ex.Stop(ctx, e.ID, d.opts.StopGrace)
 				if err := ex.Cleanup(ctx, e.ID); err != nil {
@@ -144,8 +144,9 @@ func (d *Dispatcher) removeOrphans(ctx context.Context) error {
 }
 
 // orphan reports whether no live attempt owns execution e. Ended
-// executions of ended jobs are left to the watcher's cleanup.
-func (d *Dispatcher) orphan(ctx context.Context, e executors.Execution) bool {
+// executions of ended jobs are left to the watcher's cleanup; those of
+// failed jobs are kept for keep.
+func (d *Dispatcher) orphan(ctx context.Context, e executors.Execution, keep time.Duration) bool {
 	j, err := d.client.ContainerJob.Query().Where(containerjob.ID(e.JobID)).
 		Select(containerjob.FieldStatus, containerjob.FieldRetryCount, containerjob.FieldUpdatedAt).Only(schema.Trusted(ctx))
 	if ent.IsNotFound(err) {
@@ -161,7 +162,7 @@ func (d *Dispatcher) orphan(ctx context.Context, e executors.Execution) bool {
 	// failed executions for inspection as long as configured.
 	grace := d.opts.HealthEvery
 	if (j.Status == st.StatusFailed || j.Status == st.StatusTimeout) && j.RetryCount == e.Attempt {
-		grace = max(grace, d.opts.KeepFailed)
+		grace = max(grace, keep)
 	}
 	return j.Status != st.StatusRetrying && time.Since(j.UpdatedAt) > grace
 }
@@ -181,4 +182,22 @@ func (d *Dispatcher) sweepDue(host uuid.UUID) bool {
 	}
 	d.swept[host] = time.Now()
 	return true
+}
+
+// keepFailedOf is h's keep period: its executor_config override, else def.
+func keepFailedOf(h *ent.ExecutorHost, def time.Duration) time.Duration {
+	secs, err := executors.Number(h.ExecutorConfig, executors.KeepFailedKey)
+	if err != nil || h.ExecutorConfig[executors.KeepFailedKey] == nil {
+		return def
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// keepFailed is the keep period of host id.
+func (d *Dispatcher) keepFailed(ctx context.Context, id uuid.UUID) time.Duration {
+	h, err := d.execs.host(ctx, id)
+	if err != nil {
+		return d.opts.KeepFailed
+	}
+	return keepFailedOf(h, d.opts.KeepFailed)
 }

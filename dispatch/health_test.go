@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gantry/gantry/dispatch"
+	"github.com/gantry/gantry/ent"
 	st "github.com/gantry/gantry/ent/schematype"
 	"github.com/gantry/gantry/executors"
 	"github.com/gantry/gantry/store/storetest"
@@ -63,4 +64,27 @@ func TestHealthChecksAndOrphans(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestKeepFailedPerHost: a host's keep_failed_seconds overrides the
+// dispatcher's keep period: 0 removes a failed job's execution at once,
+// while a host without it keeps the execution for inspection.
+func TestKeepFailedPerHost(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	removeAtOnce := e.host("remove", 2, map[string]any{executors.KeepFailedKey: 0})
+	keeps := e.host("keep", 2, nil)
+	e.start()
+	ctx := context.Background()
+	for _, h := range []*ent.ExecutorHost{removeAtOnce, keeps} {
+		j := e.submit(dispatch.SubmitInput{HostID: &h.ID, MaxRetries: ptr(0), Environment: env_("GANTRY_TEST_EXIT", "3")})
+		got := e.wait(j.ID, st.StatusFailed)
+		ex, err := e.d.Executor(ctx, h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ex.Status(ctx, got.ExecutionIdentifier())
+		if gone := errors.Is(err, executors.ErrNotFound); gone != (h.ID == removeAtOnce.ID) {
+			t.Errorf("host %s: execution gone=%v after failure (%v)", h.Name, gone, err)
+		}
+	}
 }

@@ -197,9 +197,9 @@ func (d *Dispatcher) finished(ctx context.Context, j *ent.ContainerJob, ex execu
 	}
 	c := d.endChange(j, s)
 	// Cleanup policy: remove at once on success (and cancel); keep a failed
-	// or timed-out execution for KeepFailed so it can be inspected — the
-	// orphan sweep removes it afterwards.
-	keep := (c.To == st.StatusFailed || c.To == st.StatusTimeout) && d.opts.KeepFailed > 0
+	// or timed-out execution for the host's keep period so it can be
+	// inspected — the orphan sweep removes it afterwards.
+	keep := (c.To == st.StatusFailed || c.To == st.StatusTimeout) && d.keepFailed(ctx, *j.DockerHostID) > 0
 	after := func() {
 		d.mu.Lock()
 		delete(d.stopping, j.ID)

@@ -6,6 +6,11 @@ import (
 	"strconv"
 )
 
+// KeepFailedKey is the executor_config key, valid on every host, that
+// overrides how long executions of failed and timed-out jobs are kept for
+// inspection (seconds; 0 removes them at once). The dispatcher reads it.
+const KeepFailedKey = "keep_failed_seconds"
+
 // Number reads an optional numeric executor_config key (0 when absent).
 // Values arrive as float64 from stored JSON, json.Number or int from the
 // API, or as a numeric string; anything else is an error naming the key.

@@ -197,6 +197,14 @@ func TestHostConfigCheckedAtCreation(t *testing.T) {
 	if err := graph.CheckWithBackend(ctx, "mock", map[string]any{"run_ms": 5}); err != nil {
 		t.Fatalf("good mock config: %v", err)
 	}
+	for _, bad := range []any{-1, "soon"} {
+		if err := graph.CheckWithBackend(ctx, "mock", map[string]any{"keep_failed_seconds": bad}); err == nil || !strings.Contains(err.Error(), "keep_failed_seconds") {
+			t.Errorf("keep_failed_seconds=%v: %v", bad, err)
+		}
+	}
+	if err := graph.CheckWithBackend(ctx, "docker", map[string]any{"keep_failed_seconds": 3600}); err != nil {
+		t.Errorf("keep_failed_seconds on a docker host: %v", err)
+	}
 	// Checking a cloud host's config needs neither network nor credentials.
 	if err := graph.CheckWithBackend(ctx, "cloudrun", map[string]any{"project": "my-project-1", "region": "europe-west1"}); err != nil {
 		t.Fatalf("good cloudrun config: %v", err)

@@ -44,6 +44,9 @@ func (r *Resolver) checkHostConfig(ctx context.Context, t *schematype.ExecutorTy
 // creation rather than at the first launch. Types without a backend on this
 // server are accepted (routing explains they cannot run here).
 func CheckWithBackend(_ context.Context, t schematype.ExecutorType, cfg map[string]any) error {
+	if v, err := executors.Number(cfg, executors.KeepFailedKey); err != nil || v < 0 {
+		return errs.Invalid("executorConfig", "%s must be a number of seconds, 0 or more", executors.KeepFailedKey)
+	}
 	if !slices.Contains(executors.Registered(), t) {
 		return nil
 	}

@@ -54,7 +54,13 @@ type Config struct {
 // ParseConfig validates a mock host's executor_config; errors name the key.
 func ParseConfig(raw map[string]any) (Config, error) {
 	var c Config
-	b, err := json.Marshal(raw)
+	own := make(map[string]any, len(raw))
+	for k, v := range raw {
+		if k != executors.KeepFailedKey { // the dispatcher's, valid on every host
+			own[k] = v
+		}
+	}
+	b, err := json.Marshal(own)
 	if err != nil {
 		return c, fmt.Errorf("mock executor_config: %w", err)
 	}
