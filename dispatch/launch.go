@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"io"
 	"reflect"
 	"sync"
 	"time"
@@ -62,12 +63,25 @@ func (c *executorCache) entry(ctx context.Context, id uuid.UUID) (cachedExec, er
 		if ex, err = executors.New(HostOf(h)); err != nil {
 			return cachedExec{}, executors.PermanentError(fmt.Errorf("host %s: %w", h.Name, err))
 		}
+		retire(ce.exec)
 	}
 	ce = cachedExec{exec: ex, host: h, updated: time.Now()}
 	c.mu.Lock()
 	c.byHost[id] = ce
 	c.mu.Unlock()
 	return ce, nil
+}
+
+// retireAfter is how long a replaced executor stays open for the calls
+// still using it before its connections are closed.
+const retireAfter = time.Minute
+
+// retire closes a replaced executor's connections (API clients, gRPC
+// channels) once the calls in flight on it have had time to finish.
+func retire(old executors.Executor) {
+	if c, ok := old.(io.Closer); ok {
+		time.AfterFunc(retireAfter, func() { _ = c.Close() })
+	}
 }
 
 // Executor returns the executor of a host, as the dispatcher uses it.

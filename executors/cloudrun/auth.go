@@ -20,12 +20,14 @@ const scope = "https://www.googleapis.com/auth/cloud-platform"
 // endpoint override (a fake, an emulator) Gantry dials itself so a
 // plaintext endpoint still gets the service account's signed token; the
 // library's own credentials refuse to travel without TLS.
-func clientOptions(cfg Config) ([]option.ClientOption, error) {
+// The connection Gantry dialed itself (nil otherwise) is returned too, to
+// be closed with the executor.
+func clientOptions(cfg Config) ([]option.ClientOption, *grpc.ClientConn, error) {
 	if cfg.Endpoint == "" {
 		if cfg.CredentialsJSON == nil {
-			return nil, nil // Application Default Credentials
+			return nil, nil, nil // Application Default Credentials
 		}
-		return []option.ClientOption{option.WithAuthCredentialsJSON(option.ServiceAccount, cfg.CredentialsJSON)}, nil
+		return []option.ClientOption{option.WithAuthCredentialsJSON(option.ServiceAccount, cfg.CredentialsJSON)}, nil, nil
 	}
 	transport := grpc.WithTransportCredentials(grpccreds.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12}))
 	if cfg.Insecure {
@@ -37,15 +39,15 @@ func clientOptions(cfg Config) ([]option.ClientOption, error) {
 		// accounts: no token exchange, the key signs each token locally.
 		ts, err := google.JWTAccessTokenSourceWithScope(cfg.CredentialsJSON, scope)
 		if err != nil {
-			return nil, fmt.Errorf("cloudrun executor_config: credentials_json: private key unusable")
+			return nil, nil, fmt.Errorf("cloudrun executor_config: credentials_json: private key unusable")
 		}
 		dial = append(dial, grpc.WithPerRPCCredentials(bearer{ts: oauth2.ReuseTokenSource(nil, ts), secure: !cfg.Insecure}))
 	}
 	conn, err := grpc.NewClient(cfg.Endpoint, dial...)
 	if err != nil {
-		return nil, fmt.Errorf("cloudrun executor_config: endpoint: %w", err)
+		return nil, nil, fmt.Errorf("cloudrun executor_config: endpoint: %w", err)
 	}
-	return []option.ClientOption{option.WithGRPCConn(conn)}, nil
+	return []option.ClientOption{option.WithGRPCConn(conn)}, conn, nil
 }
 
 // bearer sends a token source's token as gRPC request metadata.

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/api/iterator"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -57,6 +58,7 @@ type Executor struct {
 	execs *run.ExecutionsClient
 	tasks *run.TasksClient
 	logs  *logging.Client
+	conn  *grpc.ClientConn // dialed by Gantry (endpoint override), else nil
 
 	once     sync.Once
 	connErr  error
@@ -84,10 +86,11 @@ func (e *Executor) connect() error {
 }
 
 func (e *Executor) dial() error {
-	opts, err := clientOptions(e.cfg)
+	opts, conn, err := clientOptions(e.cfg)
 	if err != nil {
 		return executors.PermanentError(err)
 	}
+	e.conn = conn
 	ctx := context.Background()
 	if e.jobs, err = run.NewJobsClient(ctx, opts...); err != nil {
 		return executors.TransientError(fmt.Errorf("cloudrun jobs client: %w", err))
@@ -645,4 +648,27 @@ func (e *Executor) BilledSize(cores float64, memoryMB int) (float64, int) {
 		return cores, memoryMB // no size fits: the launch will say so
 	}
 	return float64(sz.cpu), sz.memory
+}
+
+// Close implements io.Closer: the API clients' connections are closed
+// (the dispatcher retires an executor when its host's config changes).
+func (e *Executor) Close() error {
+	e.once.Do(func() { e.connErr = errors.New("cloudrun executor closed") }) // never dial after Close
+	if e.conn != nil {
+		return e.conn.Close() // the one connection all four clients share
+	}
+	var errs []error
+	if e.jobs != nil {
+		errs = append(errs, e.jobs.Close())
+	}
+	if e.execs != nil {
+		errs = append(errs, e.execs.Close())
+	}
+	if e.tasks != nil {
+		errs = append(errs, e.tasks.Close())
+	}
+	if e.logs != nil {
+		errs = append(errs, e.logs.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package cloudrun_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -246,5 +247,29 @@ func TestStreamLogsLive(t *testing.T) {
 	}
 	if err != nil || !slices.Equal(lines, want) || liveAt < 0 {
 		t.Fatalf("lines %v (live at %d), %v; want %v while running", lines, liveAt, err, want)
+	}
+}
+
+// TestClose: a closed executor refuses calls instead of dialing again.
+func TestClose(t *testing.T) {
+	ex, _, _, _ := newExec(t)
+	ctx := context.Background()
+	if err := ex.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.(io.Closer).Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if err := ex.Health(ctx); err == nil {
+		t.Fatal("health after close succeeded")
+	}
+	cfg := config("localhost:1", "")
+	delete(cfg, "credentials_json")
+	unused, err := cloudrun.New(executors.Host{Name: "gcp", Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unused.(io.Closer).Close(); err != nil {
+		t.Fatalf("closing an executor that never dialed: %v", err)
 	}
 }
