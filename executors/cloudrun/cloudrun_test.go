@@ -52,6 +52,8 @@ func newExec(t *testing.T) (executors.Executor, executors.Host, *runfake.Server,
 }
 
 func TestConformance(t *testing.T) {
+	cloudrun.LogPoll = 30 * time.Millisecond
+	defer func() { cloudrun.LogPoll = 2 * time.Second }()
 	ex, h, fake, _ := newExec(t)
 	conformance.Run(t, conformance.Harness{Exec: ex, Host: h, Image: "europe-docker.pkg.dev/my-project-1/app/job:1", CleanupKeeps: true})
 	if len(fake.Issuers) == 0 {

@@ -88,6 +88,40 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 	t.Run("Concurrent", func(t *testing.T) { concurrent(t, h) })
+	if _, ok := h.Exec.(executors.LogStreamer); ok {
+		t.Run("LiveLogs", func(t *testing.T) { liveLogs(t, h) })
+	}
+}
+
+// EnvTicks makes the workload print "tick 1".."tick n" on stdout, one
+// every 100 ms.
+const EnvTicks = "GANTRY_TEST_TICKS"
+
+// liveLogs follows a running execution: its lines arrive while it runs,
+// each once and in order, and the stream ends with the execution.
+func liveLogs(t *testing.T, h Harness) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.Wait)
+	defer cancel()
+	id := h.launch(t, h.Spec(map[string]string{EnvTicks: "6"}))
+	var ticks []string
+	running := false
+	err := h.Exec.(executors.LogStreamer).StreamLogs(ctx, id, func(stream, line string) {
+		if stream != "stdout" || !strings.HasPrefix(line, "tick ") {
+			return
+		}
+		ticks = append(ticks, line)
+		if line == "tick 2" {
+			s, err := h.Exec.Status(ctx, id)
+			running = err == nil && s.State == executors.StateRunning
+		}
+	})
+	if err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	want := []string{"tick 1", "tick 2", "tick 3", "tick 4", "tick 5", "tick 6"}
+	if strings.Join(ticks, ",") != strings.Join(want, ",") || !running {
+		t.Fatalf("ticks %v (running at tick 2: %v), want %v while running", ticks, running, want)
+	}
 }
 
 func (h Harness) launch(t *testing.T, spec executors.Spec) string {

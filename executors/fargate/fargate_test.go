@@ -2,8 +2,6 @@ package fargate_test
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +36,17 @@ func newExec(t *testing.T) (executors.Executor, executors.Host, *ecsfake.Server)
 }
 
 func TestConformance(t *testing.T) {
-	ex, h, fake := newExec(t)
+	fargate.LogPoll = 30 * time.Millisecond
+	defer func() { fargate.LogPoll = 2 * time.Second }()
+	fake := ecsfake.New()
+	t.Cleanup(fake.Close)
+	cfg := config(fake.URL)
+	cfg["log_group"] = "/gantry/jobs" // output to CloudWatch: followed live
+	h := executors.Host{ID: uuid.New(), Name: "aws", Type: schematype.ExecutorFargate, Config: cfg}
+	ex, err := fargate.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
 	conformance.Run(t, conformance.Harness{Exec: ex, Host: h, Image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1", NoLogs: true, CleanupKeeps: true})
 	for _, a := range fake.Auth {
 		if !strings.HasPrefix(a, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/") || strings.Contains(a, secretKey) {
@@ -130,43 +138,5 @@ func TestCloudWatchLogs(t *testing.T) {
 	}
 	if logs, err := plain.Logs(ctx, id); err != nil || !strings.Contains(logs.Stdout, "log_group") {
 		t.Fatalf("without a log group: %+v %v", logs, err)
-	}
-}
-
-// TestStreamLogsLive: with a log_group, lines arrive from CloudWatch Logs
-// while the task runs, each once and in order, and the stream ends with
-// the task.
-func TestStreamLogsLive(t *testing.T) {
-	fargate.LogPoll = 30 * time.Millisecond
-	defer func() { fargate.LogPoll = 2 * time.Second }()
-	fake := ecsfake.New()
-	defer fake.Close()
-	cfg := config(fake.URL)
-	cfg["log_group"] = "/gantry/jobs"
-	ex, err := fargate.New(executors.Host{ID: uuid.New(), Name: "aws", Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	id, err := ex.Launch(ctx, executors.Spec{JobID: uuid.New(), Image: "app:1", Env: map[string]string{
-		conformance.EnvStdout: "starting", "GANTRY_TEST_TICKS": "8"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	live := false
-	err = ex.(executors.LogStreamer).StreamLogs(ctx, id, func(stream, line string) {
-		lines = append(lines, line)
-		if line == "tick 2" {
-			s, err := ex.Status(ctx, id)
-			live = err == nil && s.State == executors.StateRunning
-		}
-	})
-	want := []string{"starting"}
-	for i := 1; i <= 8; i++ {
-		want = append(want, fmt.Sprintf("tick %d", i))
-	}
-	if err != nil || !slices.Equal(lines, want) || !live {
-		t.Fatalf("lines %v (live %v), %v; want %v while running", lines, live, err, want)
 	}
 }
