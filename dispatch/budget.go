@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,6 +12,7 @@ import (
 	"github.com/gantry/gantry/ent"
 	"github.com/gantry/gantry/ent/budget"
 	"github.com/gantry/gantry/ent/containerjob"
+	"github.com/gantry/gantry/ent/hook"
 	"github.com/gantry/gantry/errs"
 	"github.com/gantry/gantry/routing"
 )
@@ -41,19 +43,69 @@ func covers(b *ent.Budget, tpl *uuid.UUID, labels map[string]string) bool {
 	return b.LabelKey != "" && labels[b.LabelKey] == b.LabelValue
 }
 
-// budgetsFor lists the enabled budgets that cover a job.
-func (d *Dispatcher) budgetsFor(ctx context.Context, q *ent.BudgetClient, tpl *uuid.UUID, labels map[string]string) ([]*ent.Budget, error) {
-	all, err := q.Query().Where(budget.Enabled(true)).All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load budgets: %w", err)
-	}
+// covering is the budgets of all that cover a job.
+func covering(all []*ent.Budget, tpl *uuid.UUID, labels map[string]string) []*ent.Budget {
 	var out []*ent.Budget
 	for _, b := range all {
 		if covers(b, tpl, labels) {
 			out = append(out, b)
 		}
 	}
-	return out, nil
+	return out
+}
+
+func loadBudgets(ctx context.Context, q *ent.BudgetClient) ([]*ent.Budget, error) {
+	all, err := q.Query().Where(budget.Enabled(true)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load budgets: %w", err)
+	}
+	return all, nil
+}
+
+// budgetTTL bounds how long submits use a cached list of budgets. Loading
+// it for every submit was a query per job; a budget written in this
+// process drops the cache at once (a hook), one written on another
+// replica applies here within budgetTTL.
+const budgetTTL = time.Second
+
+type budgetCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	all []*ent.Budget
+}
+
+func (c *budgetCache) drop() {
+	c.mu.Lock()
+	c.at = time.Time{}
+	c.mu.Unlock()
+}
+
+// enabledBudgets is the enabled budgets, as of at most budgetTTL ago.
+func (d *Dispatcher) enabledBudgets(ctx context.Context) ([]*ent.Budget, error) {
+	c := d.budgets
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < budgetTTL {
+		return c.all, nil
+	}
+	all, err := loadBudgets(ctx, d.client.Budget)
+	if err != nil {
+		return nil, err
+	}
+	c.all, c.at = all, time.Now()
+	return all, nil
+}
+
+// dropBudgetsOnWrite empties the submit cache whenever this process
+// writes a budget.
+func (d *Dispatcher) dropBudgetsOnWrite() {
+	d.client.Budget.Use(func(next ent.Mutator) ent.Mutator {
+		return hook.BudgetFunc(func(ctx context.Context, m *ent.BudgetMutation) (ent.Value, error) {
+			v, err := next.Mutate(ctx, m)
+			d.budgets.drop()
+			return v, err
+		})
+	})
 }
 
 // Spent is what a budget's jobs created in its current period cost: the
@@ -86,9 +138,13 @@ func (d *Dispatcher) Spent(ctx context.Context, b *ent.Budget) (decimal.Decimal,
 // checkBudgets refuses a submit that would take a reject-policy budget
 // over its limit, counting the job at the cheapest host it could use.
 func (d *Dispatcher) checkBudgets(ctx context.Context, spec jobSpec) error {
-	bs, err := d.budgetsFor(ctx, d.client.Budget, spec.TemplateID, spec.Labels)
-	if err != nil || len(bs) == 0 {
+	all, err := d.enabledBudgets(ctx)
+	if err != nil {
 		return err
+	}
+	bs := covering(all, spec.TemplateID, spec.Labels)
+	if len(bs) == 0 {
+		return nil
 	}
 	est, err := d.cheapestEstimate(ctx, spec)
 	if err != nil {
@@ -150,14 +206,23 @@ type holds struct {
 	d     *Dispatcher
 	tx    *ent.Tx
 	spent map[uuid.UUID]decimal.Decimal
+	all   []*ent.Budget // enabled budgets, loaded once per claim
+	ready bool
 }
 
 // held says whether placing j on h would take a hold-policy budget over its
 // limit; if not, it books the job's estimate against its budgets.
 func (hs *holds) held(ctx context.Context, j *ent.ContainerJob, h routing.Host) (string, error) {
-	bs, err := hs.d.budgetsFor(ctx, hs.tx.Budget, j.TemplateID, j.Labels)
-	if err != nil || len(bs) == 0 {
-		return "", err
+	if !hs.ready {
+		all, err := loadBudgets(ctx, hs.tx.Budget)
+		if err != nil {
+			return "", err
+		}
+		hs.all, hs.ready = all, true
+	}
+	bs := covering(hs.all, j.TemplateID, j.Labels)
+	if len(bs) == 0 {
+		return "", nil
 	}
 	est := decimal.Zero
 	cores, mem := requested(j)
@@ -171,6 +236,7 @@ func (hs *holds) held(ctx context.Context, j *ent.ContainerJob, h routing.Host) 
 		}
 		spent, ok := hs.spent[b.ID]
 		if !ok {
+			var err error
 			if spent, err = hs.d.Spent(ctx, b); err != nil {
 				return "", err
 			}

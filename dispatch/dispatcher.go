@@ -96,6 +96,7 @@ type Dispatcher struct {
 	execs       *executorCache
 	pace        *pacer
 	sizes       *sizeCache
+	budgets     *budgetCache
 	watchedRows *watchedRows
 
 	wake      chan struct{}
@@ -132,11 +133,12 @@ func New(db *store.DB, opts Options) *Dispatcher {
 	if db.Dialect == store.SQLite {
 		opts.Completers = 1 // one writer at a time anyway
 	}
-	return &Dispatcher{
+	d := &Dispatcher{
 		opts: opts, id: opts.ID, client: db.Client, db: db, dialect: db.Dialect, log: opts.Logger.With("replica", opts.ID),
 		execs:       newExecutorCache(db.Client),
 		pace:        newPacer(opts.RemotePoll, opts.RemotePollMax),
 		sizes:       newSizeCache(),
+		budgets:     &budgetCache{},
 		watchedRows: newWatchedRows(),
 		wake:        make(chan struct{}, 1),
 		outcomes:    make(chan outcome, 1024),
@@ -153,6 +155,8 @@ func New(db *store.DB, opts Options) *Dispatcher {
 		stopping:    map[uuid.UUID]time.Time{},
 		swept:       map[uuid.UUID]time.Time{},
 	}
+	d.dropBudgetsOnWrite()
+	return d
 }
 
 // ID is the replica id written as lease owner.
