@@ -108,6 +108,9 @@ func (d *Dispatcher) numberBatch(ctx context.Context) ([]uuid.UUID, error) {
 	if _, err := tx.ExecContext(ctx, sequenceLockPG); err != nil {
 		return nil, fmt.Errorf("sequence lock: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, sequencePlanPG); err != nil {
+		return nil, fmt.Errorf("sequence plan: %w", err)
+	}
 	rows, err := tx.QueryContext(ctx, sequenceSQL)
 	if err != nil {
 		return nil, fmt.Errorf("number events: %w", err)
