@@ -539,3 +539,38 @@ func TestCircuitBreakerSpillsToAnotherHost(t *testing.T) {
 		}
 	})
 }
+
+// TestSequencePassStaysIndexed: with many numbered events in job_events,
+// the numbering pass reads pending events through the partial index and
+// updates them by id — never a scan of the whole table, which made each
+// pass grow with the table.
+func TestSequencePassStaysIndexed(t *testing.T) {
+	e := newEnv(t, "postgres")
+	ctx := context.Background()
+	j := e.c.ContainerJob.Create().SetImage("x").SaveX(ctx)
+	// 20,000 events inserted unnumbered, analyzed, then numbered: the
+	// statistics still say "many pending", as between autovacuum runs.
+	for _, q := range []string{
+		`INSERT INTO job_events (id, created_at, job_id, to_status, reason, executor_type, attempt)
+		 SELECT gen_random_uuid(), now(), $1, 'queued', '', 'docker', 0 FROM generate_series(1, 20000)`,
+		`ANALYZE job_events`,
+		`UPDATE job_events SET sequence = n.rn FROM (SELECT id, row_number() OVER () AS rn FROM job_events) n WHERE job_events.id = n.id`,
+		`INSERT INTO job_events (id, created_at, job_id, to_status, reason, executor_type, attempt)
+		 SELECT gen_random_uuid(), now(), $1, 'running', '', 'docker', 0 FROM generate_series(1, 30)`,
+	} {
+		args := []any{j.ID}
+		if !contains(q, "$1") {
+			args = nil
+		}
+		if _, err := e.db.SQL.ExecContext(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan, err := e.d.ExplainSequence(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contains(plan, "Seq Scan on job_events") || contains(plan, "Hash Join") || contains(plan, "Bitmap") || !contains(plan, "Index Scan using job_events_pkey") {
+		t.Fatalf("numbering pass scans the table:\n%s", plan)
+	}
+}

@@ -239,15 +239,15 @@ RETURNING job_events.id, job_events.sequence`
 const sequenceLockPG = `SELECT pg_advisory_xact_lock(727274)`
 
 // sequencePlanPG keeps the numbering pass proportional to the events it
-// numbers, not to the table: estimating a few hundred pending rows, the
-// planner would hash-join them against a sequential scan of job_events
-// and bitmap-scan the partial index through every entry numbered since the
-// last vacuum — a pass grew linearly with the table (1.5 ms → 8 ms at 40k
-// events). Index lookups by id and a plain index scan (which marks dead
+// numbers, not to the table: with statistics from before the last events
+// were numbered (as between autovacuum runs) the planner would scan all of
+// job_events and hash-join it, or bitmap-scan the partial index through
+// every entry numbered since the last vacuum — a pass grew linearly with
+// the table (1.5 ms → 8 ms at 40k events). Index lookups by id and a plain index scan (which marks dead
 // entries so later scans skip them) stay flat. SET LOCAL: this
 // transaction only.
 const sequencePlanPG = `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
-  set_config('enable_bitmapscan', 'off', true)`
+  set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`
 
 // renewLeases extends this replica's leases.
 func (d *Dispatcher) renewLeases(ctx context.Context, until time.Time) error {
