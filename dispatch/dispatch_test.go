@@ -574,3 +574,54 @@ func TestSequencePassStaysIndexed(t *testing.T) {
 		t.Fatalf("numbering pass scans the table:\n%s", plan)
 	}
 }
+
+// TestBatchedTransitionWritesEveryColumn: one Transition call changing
+// several jobs in different ways (different columns set and cleared, JSON,
+// money, times, enums; one job twice) writes each row exactly as a
+// one-by-one update would — on PostgreSQL this is the batched path.
+func TestBatchedTransitionWritesEveryColumn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		ctx := context.Background()
+		h := e.host("m", 10, nil)
+		mk := func(s st.JobStatus) *ent.ContainerJob {
+			return e.c.ContainerJob.Create().SetImage("x").SetStatus(s).SetDockerHostID(h.ID).SetExecutorType(st.ExecutorMock).
+				SetExternalExecutionID("e").SetExitCode(9).SaveX(ctx)
+		}
+		a, b, c, d := mk(st.StatusRunning), mk(st.StatusRunning), mk(st.StatusQueued), mk(st.StatusRunning)
+		meta := map[string]any{"routing": []any{map[string]any{"host": "m", "score": 1.5}}, "n": 2.0}
+		cost := st.MustDecimal("0.1234")
+		evs, err := e.d.Transition(ctx,
+			dispatch.Change{Job: a, To: st.StatusCompleted, Reason: "done", Set: func(u *ent.ContainerJobUpdate) {
+				u.SetExitCode(0).SetStdoutLog("out").SetActualCost(cost).SetOomKilled(true)
+			}},
+			dispatch.Change{Job: b, To: st.StatusFailed, Reason: "exit 3", Set: func(u *ent.ContainerJobUpdate) { u.SetExitCode(3).SetLastError("boom") }},
+			dispatch.Change{Job: c, To: st.StatusLaunching, Reason: "claimed", Set: func(u *ent.ContainerJobUpdate) {
+				u.SetExecutorMetadata(meta).SetRoutingReason("rule x").SetLeaseOwner("r1")
+			}},
+			dispatch.Change{Job: d, To: st.StatusRetrying, Reason: "retry"},
+			dispatch.Change{Job: d, To: st.StatusQueued, Reason: "again", Set: func(u *ent.ContainerJobUpdate) {
+				u.ClearExitCode().ClearDockerHostID().SetRetryCount(1).SetExternalExecutionID("")
+			}},
+		)
+		if err != nil || len(evs) != 5 {
+			t.Fatalf("transition: %v, %d events", err, len(evs))
+		}
+		ga, gb, gc, gd := e.c.ContainerJob.GetX(ctx, a.ID), e.c.ContainerJob.GetX(ctx, b.ID), e.c.ContainerJob.GetX(ctx, c.ID), e.c.ContainerJob.GetX(ctx, d.ID)
+		if ga.Status != st.StatusCompleted || ga.ExitCode == nil || *ga.ExitCode != 0 || ga.StdoutLog != "out" || !ga.OomKilled ||
+			ga.ActualCost.String() != "0.1234" || ga.CompletedAt == nil || !ga.UpdatedAt.After(a.UpdatedAt) {
+			t.Errorf("completed job: %+v", ga)
+		}
+		if gb.Status != st.StatusFailed || *gb.ExitCode != 3 || gb.LastError != "boom" {
+			t.Errorf("failed job: %+v", gb)
+		}
+		routing, _ := gc.ExecutorMetadata["routing"].([]any)
+		if gc.Status != st.StatusLaunching || gc.QueuedAt != nil || gc.RoutingReason != "rule x" || gc.LeaseOwner != "r1" ||
+			len(routing) != 1 || gc.ExecutorMetadata["n"] != 2.0 {
+			t.Errorf("launching job: %+v", gc)
+		}
+		if gd.Status != st.StatusQueued || gd.ExitCode != nil || gd.DockerHostID != nil || gd.RetryCount != 1 || gd.QueuedAt == nil {
+			t.Errorf("requeued job: %+v", gd)
+		}
+	})
+}

@@ -54,23 +54,15 @@ func (d *Dispatcher) applyTolerant(ctx context.Context, tx *ent.Tx, changes []Ch
 	slices.SortStableFunc(changes, func(a, b Change) int { return bytes.Compare(a.Job.ID[:], b.Job.ID[:]) })
 	now := d.now()
 	release := map[uuid.UUID]int{}
-	events := make([]*ent.JobEventCreate, 0, len(changes))
-	for i, c := range changes {
-		from := c.Job.Status
-		// Events of one transaction get distinct, increasing times (µs, what
-		// PostgreSQL keeps), so the sequencer numbers them in this order.
-		ev, err := applyOne(ctx, tx, c, now.Add(time.Duration(i)*time.Microsecond))
-		if stale != nil && errors.Is(err, ErrStale) {
-			*stale = append(*stale, c)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if holdsSlot(from) && !holdsSlot(c.To) && c.Job.DockerHostID != nil {
-			release[*c.Job.DockerHostID]++
-		}
-		events = append(events, ev)
+	var events []*ent.JobEventCreate
+	var err error
+	if d.dialect == store.Postgres {
+		events, err = d.applyBatched(ctx, tx, changes, now, release, stale)
+	} else {
+		events, err = applyEach(ctx, tx, changes, now, release, stale)
+	}
+	if err != nil {
+		return nil, err
 	}
 	for _, host := range sortedIDs(release) {
 		if err := d.releaseSlots(ctx, tx, host, release[host]); err != nil {
@@ -85,6 +77,37 @@ func (d *Dispatcher) applyTolerant(ctx context.Context, tx *ent.Tx, changes []Ch
 		}
 	}
 	return d.appendEvents(ctx, tx, events)
+}
+
+// applyEach applies changes one guarded UPDATE at a time, counting the
+// slots to release.
+func applyEach(ctx context.Context, tx *ent.Tx, changes []Change, now time.Time, release map[uuid.UUID]int, stale *[]Change) ([]*ent.JobEventCreate, error) {
+	events := make([]*ent.JobEventCreate, 0, len(changes))
+	for i, c := range changes {
+		from := c.Job.Status
+		// Events of one transaction get distinct, increasing times (µs, what
+		// PostgreSQL keeps), so the sequencer numbers them in this order.
+		ev, err := applyOne(ctx, tx, c, eventTime(now, i))
+		if stale != nil && errors.Is(err, ErrStale) {
+			*stale = append(*stale, c)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		countRelease(release, from, c)
+		events = append(events, ev)
+	}
+	return events, nil
+}
+
+func eventTime(now time.Time, i int) time.Time { return now.Add(time.Duration(i) * time.Microsecond) }
+
+// countRelease notes a slot to give back when c stops holding one.
+func countRelease(release map[uuid.UUID]int, from st.JobStatus, c Change) {
+	if holdsSlot(from) && !holdsSlot(c.To) && c.Job.DockerHostID != nil {
+		release[*c.Job.DockerHostID]++
+	}
 }
 
 func sortedIDs(m map[uuid.UUID]int) []uuid.UUID {
@@ -142,6 +165,23 @@ func wakes(evs []*ent.JobEvent) bool {
 }
 
 func applyOne(ctx context.Context, tx *ent.Tx, c Change, now time.Time) (*ent.JobEventCreate, error) {
+	u, err := buildUpdate(tx, c, now)
+	if err != nil {
+		return nil, err
+	}
+	n, err := u.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("job %s %s -> %s: %w", c.Job.ID, c.Job.Status, c.To, err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("job %s %s -> %s: %w", c.Job.ID, c.Job.Status, c.To, ErrStale)
+	}
+	return applied(tx, c, now), nil
+}
+
+// buildUpdate checks c against the state machine and builds its guarded
+// update (UPDATE … WHERE id = ? AND status = from).
+func buildUpdate(tx *ent.Tx, c Change, now time.Time) (*ent.ContainerJobUpdate, error) {
 	j, from := c.Job, c.Job.Status
 	if !Allowed(from, c.To, c.Explicit) {
 		return nil, errs.New(errs.InvalidTransition, "job %s cannot go from %s to %s", j.ID, from, c.To)
@@ -161,13 +201,13 @@ func applyOne(ctx context.Context, tx *ent.Tx, c Change, now time.Time) (*ent.Jo
 	if c.Set != nil {
 		c.Set(u)
 	}
-	n, err := u.Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("job %s %s -> %s: %w", j.ID, from, c.To, err)
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("job %s %s -> %s: %w", j.ID, from, c.To, ErrStale)
-	}
+	return u, nil
+}
+
+// applied is c's event, once its update matched; the caller's copy of the
+// job follows the row.
+func applied(tx *ent.Tx, c Change, now time.Time) *ent.JobEventCreate {
+	j, from := c.Job, c.Job.Status
 	attempt := j.RetryCount
 	if c.Explicit {
 		attempt++
@@ -175,8 +215,8 @@ func applyOne(ctx context.Context, tx *ent.Tx, c Change, now time.Time) (*ent.Jo
 	ev := tx.JobEvent.Create().SetJobID(j.ID).SetFromStatus(from).SetToStatus(c.To).
 		SetReason(truncate(c.Reason, 2000)).SetExecutorType(j.ExecutorType).SetAttempt(attempt).SetCreatedAt(now).
 		SetNillableHostID(j.DockerHostID)
-	j.Status = c.To // the caller's copy follows the row
-	return ev, nil
+	j.Status = c.To
+	return ev
 }
 
 // stamp sets the timestamps and bookkeeping a status implies.
