@@ -30,7 +30,7 @@ import (
 
 var (
 	pollEvery = flag.Duration("poll", 5*time.Millisecond, "watcher poll interval")
-	clients   = flag.Int("clients", 8, "concurrent submitting clients for the throughput run")
+	clients   = flag.Int("clients", 32, "concurrent submitting clients for the throughput run")
 )
 
 func main() {
