@@ -36,6 +36,10 @@ func (d *Dispatcher) applyBatched(ctx context.Context, tx *ent.Tx, changes []Cha
 	return slices.DeleteFunc(events, func(e *ent.JobEventCreate) bool { return e == nil }), nil
 }
 
+// maxBatchRows bounds the rows of one batched UPDATE (each takes about 15
+// parameters).
+const maxBatchRows = 1000
+
 // waves splits change indexes so that no job appears twice in a wave: the
 // n-th change of a job goes in wave n.
 func waves(changes []Change) [][]int {
@@ -75,8 +79,11 @@ func (d *Dispatcher) applyWave(ctx context.Context, tx *ent.Tx, changes []Change
 	}
 	matched := make(map[uuid.UUID]bool, len(idx))
 	for _, key := range order {
-		if err := updateGroup(ctx, tx, changes, rows, groups[key], matched); err != nil {
-			return err
+		// Chunks keep a statement well under PostgreSQL's 65,535 parameters.
+		for chunk := range slices.Chunk(groups[key], maxBatchRows) {
+			if err := updateGroup(ctx, tx, changes, rows, chunk, matched); err != nil {
+				return err
+			}
 		}
 	}
 	for _, i := range idx {
