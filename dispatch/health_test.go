@@ -88,3 +88,36 @@ func TestKeepFailedPerHost(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetWrittenElsewhereAppliesWithinASecond: submits use a cached
+// list of budgets; a budget written through this process applies at once,
+// one written by another replica (its own client) within the cache's
+// second.
+func TestBudgetWrittenElsewhereAppliesWithinASecond(t *testing.T) {
+	raw := storetest.URL(t, "sqlite")
+	db := storetest.OpenURL(t, raw)
+	other := storetest.OpenURL(t, raw) // another replica's connection
+	d := dispatch.New(db, fastOpts())
+	ctx := context.Background()
+	db.Client.ExecutorHost.Create().SetName("m").SetExecutorType(st.ExecutorMock).SetCostPerJob(st.MustDecimal("1")).SaveX(ctx)
+	submit := func() error {
+		img := "x"
+		_, _, err := d.Submit(ctx, dispatch.SubmitInput{Image: &img, Labels: map[string]string{"team": "a"}})
+		return err
+	}
+	if err := submit(); err != nil { // caches "no budgets"
+		t.Fatal(err)
+	}
+	other.Client.Budget.Create().SetName("tight").SetLabelKey("team").SetLabelValue("a").SetLimitUsd(st.MustDecimal("0.5")).SaveX(ctx)
+	deadline := time.Now().Add(3 * time.Second)
+	for submit() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a budget written by another replica never applied")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	db.Client.Budget.Delete().ExecX(ctx) // through this process: applies at once
+	if err := submit(); err != nil {
+		t.Fatalf("budget deleted here still applied: %v", err)
+	}
+}
