@@ -125,11 +125,13 @@ func classify(op string, err error) error {
 			}
 		}
 		return executors.ThrottledError(wrapped, after)
-	case codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition, codes.NotFound, codes.OutOfRange:
+	case codes.InvalidArgument, codes.OutOfRange: // the job's spec is refused
 		return executors.PermanentError(wrapped)
 	}
-	// Unavailable (no capacity), Internal, DeadlineExceeded, Aborted:
-	// worth retrying.
+	// Unavailable (no capacity), Internal, DeadlineExceeded, Aborted are
+	// worth retrying; PermissionDenied, Unauthenticated, FailedPrecondition
+	// and NotFound are the host's problem (its key, its project), not the
+	// job's: the job retries, elsewhere, and the host's breaker opens.
 	return executors.TransientError(wrapped)
 }
 
@@ -172,6 +174,11 @@ func (e *Executor) run(ctx context.Context, job string, spec executors.Spec) (st
 		ov.Timeout = durationpb.New(spec.Timeout)
 	}
 	op, err := e.jobs.RunJob(ctx, &runpb.RunJobRequest{Name: job, Overrides: ov})
+	if status.Code(err) == codes.NotFound {
+		e.mu.Lock()
+		delete(e.ready, job) // deleted at Cloud Run: the next attempt recreates it
+		e.mu.Unlock()
+	}
 	if err != nil {
 		return "", classify("run job", err)
 	}

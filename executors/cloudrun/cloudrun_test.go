@@ -169,8 +169,13 @@ func TestWrongKeyRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = ex.Health(context.Background())
-	if err == nil || executors.ClassOf(err) != executors.Permanent || !strings.Contains(err.Error(), "signature") {
+	if err == nil || !strings.Contains(err.Error(), "signature") {
 		t.Fatalf("health with an untrusted key: %v", err)
+	}
+	// A bad key is the host's problem: the job may run elsewhere.
+	_, err = ex.Launch(context.Background(), executors.Spec{JobID: uuid.New(), Image: "app:1"})
+	if err == nil || executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("launch with an untrusted key: %v", err)
 	}
 }
 
@@ -273,5 +278,23 @@ func TestClose(t *testing.T) {
 	}
 	if err := unused.(io.Closer).Close(); err != nil {
 		t.Fatalf("closing an executor that never dialed: %v", err)
+	}
+}
+
+// TestDeletedJobIsRecreated: a Cloud Run Job deleted behind Gantry's back
+// fails one launch (transient: retried) and is created again by the next.
+func TestDeletedJobIsRecreated(t *testing.T) {
+	ex, _, fake, _ := newExec(t)
+	ctx := context.Background()
+	spec := func() executors.Spec { return executors.Spec{JobID: uuid.New(), Image: "app:1"} }
+	if _, err := ex.Launch(ctx, spec()); err != nil {
+		t.Fatal(err)
+	}
+	fake.DeleteJobs()
+	if _, err := ex.Launch(ctx, spec()); err == nil || executors.ClassOf(err) != executors.Transient {
+		t.Fatalf("launch on a deleted job: %v, want a transient error", err)
+	}
+	if _, err := ex.Launch(ctx, spec()); err != nil || fake.Calls("CreateJob") != 2 {
+		t.Fatalf("relaunch: %v (CreateJob %d), want the job created again", err, fake.Calls("CreateJob"))
 	}
 }

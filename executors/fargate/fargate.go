@@ -161,10 +161,13 @@ func (e *Executor) classify(op string, err error) error {
 			return executors.ThrottledError(wrapped, 0)
 		case "ServerException", "LimitExceededException":
 			return executors.TransientError(wrapped)
-		case "ClientException", "InvalidParameterException", "AccessDeniedException", "ClusterNotFoundException":
+		case "ClientException", "InvalidParameterException": // the job's spec is refused
 			return executors.PermanentError(wrapped)
 		}
 	}
+	// Server errors, and AccessDenied, ClusterNotFound, UnrecognizedClient
+	// and the like — the host's problem (its role, its cluster), not the
+	// job's: the job retries, elsewhere, and the host's breaker opens.
 	return executors.TransientError(wrapped)
 }
 

@@ -77,6 +77,11 @@ func TestFailureClasses(t *testing.T) {
 	if _, err := ex.Launch(ctx, spec(nil)); !throttled(err) || executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "Rate exceeded") {
 		t.Errorf("throttled: %v", err)
 	}
+	fake.Deny(2)
+	if _, err := ex.Launch(ctx, spec(nil)); executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "not authorized") {
+		t.Errorf("access denied (the host's role, not the job): %v", err)
+	}
+	fake.Deny(0)
 	fake.NoCapacity(1)
 	if _, err := ex.Launch(ctx, spec(nil)); executors.ClassOf(err) != executors.Transient || !strings.Contains(err.Error(), "Capacity") {
 		t.Errorf("no capacity: %v", err)

@@ -112,6 +112,10 @@ func (s *Server) Throttle(n int, retryAfter time.Duration) {
 // NoCapacity makes the next n RunJob calls fail with UNAVAILABLE.
 func (s *Server) NoCapacity(n int) { s.mu.Lock(); s.noCapacity = n; s.mu.Unlock() }
 
+// DeleteJobs deletes every Cloud Run Job (as an operator might), keeping
+// their executions' history.
+func (s *Server) DeleteJobs() { s.mu.Lock(); clear(s.jobs); s.mu.Unlock() }
+
 // Latency delays every request by d.
 func (s *Server) Latency(d time.Duration) { s.mu.Lock(); s.latency = d; s.mu.Unlock() }
 

@@ -27,6 +27,7 @@ type Server struct {
 	tasks     map[string]*task
 	tokens    map[string]string
 	throttle  int
+	deny      int           // next requests answered AccessDeniedException
 	latency   time.Duration // added to every request
 	noCapcity int
 	Auth      []string // Authorization headers seen (to check signing, never values)
@@ -45,6 +46,10 @@ func New() *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
+
+// Deny answers the next n requests with AccessDeniedException (a role
+// without the needed permission).
+func (s *Server) Deny(n int) { s.mu.Lock(); s.deny = n; s.mu.Unlock() }
 
 // Latency delays every request by d.
 func (s *Server) Latency(d time.Duration) { s.mu.Lock(); s.latency = d; s.mu.Unlock() }
@@ -73,6 +78,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.throttle > 0 {
 		s.throttle--
 		fail(w, 400, "ThrottlingException", "Rate exceeded")
+		return
+	}
+	if s.deny > 0 {
+		s.deny--
+		fail(w, 400, "AccessDeniedException", "User is not authorized to perform: ecs:"+op)
 		return
 	}
 	switch op {
