@@ -107,6 +107,17 @@ type Status struct {
 // Ended reports whether the execution is over.
 func (s Status) Ended() bool { return s.State == StateExited || s.State == StateFailed }
 
+// Matches reports whether labels include every key and value of match:
+// the filter List applies.
+func Matches(labels, match map[string]string) bool {
+	for k, v := range match {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
 // Execution is one execution found by List.
 type Execution struct {
 	ID      string

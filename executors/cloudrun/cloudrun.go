@@ -14,7 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,7 +164,7 @@ func (e *Executor) run(ctx context.Context, job string, spec executors.Spec) (st
 	}
 	labels, _ := json.Marshal(spec.BaseLabels(e.host, ""))
 	env := []*runpb.EnvVar{{Name: envLabels, Values: &runpb.EnvVar_Value{Value: string(labels)}}}
-	for _, k := range sortedKeys(spec.Env) {
+	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
 		if k == envLabels {
 			continue // Gantry's own: a job cannot forge another's labels
 		}
@@ -280,20 +281,30 @@ func (e *Executor) owned(id string) bool {
 
 // Status implements executors.Executor.
 func (e *Executor) Status(ctx context.Context, id string) (executors.Status, error) {
+	ex, err := e.execution(ctx, id)
+	if err != nil {
+		return executors.Status{}, err
+	}
+	return e.statusOf(ctx, ex)
+}
+
+// execution reads one of this host's executions; ErrNotFound for an id
+// that is not one, or no longer exists.
+func (e *Executor) execution(ctx context.Context, id string) (*runpb.Execution, error) {
 	if !e.owned(id) {
-		return executors.Status{}, executors.ErrNotFound
+		return nil, executors.ErrNotFound
 	}
 	if err := e.connect(); err != nil {
-		return executors.Status{}, err
+		return nil, err
 	}
 	ex, err := e.execs.GetExecution(ctx, &runpb.GetExecutionRequest{Name: id})
 	if status.Code(err) == codes.NotFound {
-		return executors.Status{}, executors.ErrNotFound
+		return nil, executors.ErrNotFound
 	}
 	if err != nil {
-		return executors.Status{}, classify("get execution", err)
+		return nil, classify("get execution", err)
 	}
-	return e.statusOf(ctx, ex)
+	return ex, nil
 }
 
 // statusOf maps an execution (and, once it ended, its task's last attempt)
@@ -377,18 +388,9 @@ func (e *Executor) lastAttempt(ctx context.Context, execution string) (*runpb.Ta
 // Cloud Logging cannot be read (no permission, nothing ingested yet) the
 // job gets a note with the execution's log URL instead.
 func (e *Executor) Logs(ctx context.Context, id string) (executors.Logs, error) {
-	if !e.owned(id) {
-		return executors.Logs{}, executors.ErrNotFound
-	}
-	if err := e.connect(); err != nil {
-		return executors.Logs{}, err
-	}
-	ex, err := e.execs.GetExecution(ctx, &runpb.GetExecutionRequest{Name: id})
-	if status.Code(err) == codes.NotFound {
-		return executors.Logs{}, executors.ErrNotFound
-	}
+	ex, err := e.execution(ctx, id)
 	if err != nil {
-		return executors.Logs{}, classify("get execution", err)
+		return executors.Logs{}, err
 	}
 	logs, err := e.cloudLogging(ctx, id)
 	if err == nil && logs.Stdout+logs.Stderr != "" {
@@ -589,7 +591,7 @@ func (e *Executor) listJob(ctx context.Context, job string, match map[string]str
 			return nil, classify("list executions", err)
 		}
 		labels := labelsOf(ex)
-		if labels[executors.LabelHostID] != e.host.ID.String() || !matches(labels, match) {
+		if labels[executors.LabelHostID] != e.host.ID.String() || !executors.Matches(labels, match) {
 			continue
 		}
 		s, err := e.statusOf(ctx, ex)
@@ -625,24 +627,6 @@ func (e *Executor) Describe(spec executors.Spec, id string) map[string]any {
 			"note": fmt.Sprintf("requested %g vCPU / %d MiB, rounded up to the nearest Cloud Run Jobs size", spec.CPU, spec.MemoryMB)}
 	}
 	return d
-}
-
-func matches(labels, match map[string]string) bool {
-	for k, v := range match {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // RateLimited implements executors.RateLimited: Cloud Run has API quotas.

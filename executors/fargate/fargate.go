@@ -448,7 +448,7 @@ func (e *Executor) List(ctx context.Context, match map[string]string) ([]executo
 			for _, tag := range t.Tags {
 				labels[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
 			}
-			if labels[executors.LabelHostID] != e.host.ID.String() || !matches(labels, match) {
+			if labels[executors.LabelHostID] != e.host.ID.String() || !executors.Matches(labels, match) {
 				continue
 			}
 			jobID, _ := uuid.Parse(labels[executors.LabelJobID])
@@ -457,15 +457,6 @@ func (e *Executor) List(ctx context.Context, match map[string]string) ([]executo
 		}
 	}
 	return res, nil
-}
-
-func matches(labels, match map[string]string) bool {
-	for k, v := range match {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // Describe implements executors.Describer.

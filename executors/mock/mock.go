@@ -345,7 +345,7 @@ func (e *Executor) List(ctx context.Context, match map[string]string) ([]executo
 	mu.Lock()
 	var ids []string
 	for id, ex := range registry {
-		if !ex.cleaned && ex.labels[executors.LabelHostID] == e.host.ID.String() && matches(ex.labels, match) {
+		if !ex.cleaned && ex.labels[executors.LabelHostID] == e.host.ID.String() && executors.Matches(ex.labels, match) {
 			ids = append(ids, id)
 		}
 	}
@@ -360,13 +360,4 @@ func (e *Executor) List(ctx context.Context, match map[string]string) ([]executo
 		out = append(out, executors.Execution{ID: id, JobID: p.jobID, Attempt: p.attempt, Labels: lookup(id).labels, Status: s})
 	}
 	return out, nil
-}
-
-func matches(labels, match map[string]string) bool {
-	for k, v := range match {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
 }

@@ -337,7 +337,7 @@ func (e *Executor) List(ctx context.Context, match map[string]string) ([]executo
 	for _, r := range runs {
 		labels := map[string]string{executors.LabelJobID: r.EnvironmentVariables[envJobID],
 			executors.LabelAttempt: r.EnvironmentVariables[envAttempt], executors.LabelHostID: r.EnvironmentVariables[envHostID]}
-		if labels[executors.LabelHostID] != e.host.ID.String() || !matches(labels, match) {
+		if labels[executors.LabelHostID] != e.host.ID.String() || !executors.Matches(labels, match) {
 			continue
 		}
 		jobID, _ := uuid.Parse(labels[executors.LabelJobID])
@@ -345,15 +345,6 @@ func (e *Executor) List(ctx context.Context, match map[string]string) ([]executo
 		out = append(out, executors.Execution{ID: r.ID, JobID: jobID, Attempt: attempt, Labels: labels, Status: statusOf(r)})
 	}
 	return out, nil
-}
-
-func matches(labels, match map[string]string) bool {
-	for k, v := range match {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // Describe implements executors.Describer.
