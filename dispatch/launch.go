@@ -156,7 +156,8 @@ func (d *Dispatcher) launch(ctx context.Context, j *ent.ContainerJob) outcome {
 		return outcome{change: d.failure(j, err, "launch"), after: after}
 	}
 	start := time.Now()
-	id, err := ex.Launch(ctx, SpecOf(j))
+	spec := SpecOf(j)
+	id, err := ex.Launch(ctx, spec)
 	if err != nil {
 		d.tripBreaker(ctx, *j.DockerHostID, err)
 		return outcome{change: d.failure(j, err, "launch"), after: after}
@@ -164,7 +165,7 @@ func (d *Dispatcher) launch(ctx context.Context, j *ent.ContainerJob) outcome {
 	d.noteStartup(*j.DockerHostID, time.Since(start))
 	d.log.Debug("launched", "job", j.ID, "attempt", j.RetryCount, "host", *j.DockerHostID, "execution", id, "took", time.Since(start))
 	now := d.now()
-	meta := described(j, ex, SpecOf(j), id)
+	meta := described(j, ex, spec, id)
 	return outcome{
 		change: Change{Job: j, To: st.StatusRunning, ExecutionID: id, Reason: "launched on " + string(j.ExecutorType),
 			Set: func(u *ent.ContainerJobUpdate) {
